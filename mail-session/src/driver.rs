@@ -1,0 +1,494 @@
+//! The one generic tokio driver that runs any [`Session`] over a transport.
+//!
+//! [`drive`] loops: it asks the session for its next [`Progress`] step, writes output (reading
+//! ahead at the same time, so that a peer that pipelines while we write can never deadlock us),
+//! hands events to a [`Handler`], reads when the session needs input, fires the session's timers,
+//! and swaps the transport for TLS when the session says [`Progress::StartTls`]. It never parses
+//! a byte or decides what to send: everything it writes came from the session.
+
+use std::future::{poll_fn, Future};
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+use crate::{Progress, Session};
+
+/// Answers a session's events. Implemented by each protocol's service layer (for example the
+/// POP3 server over a mailstore); the handler answers through the session's typed methods.
+pub trait Handler<S: Session> {
+    /// Handles one event. The driver calls [`Session::next`] again once this returns.
+    fn handle(&mut self, session: &mut S, event: S::Event) -> impl Future<Output = ()> + Send;
+}
+
+/// A plain or TLS-wrapped TCP connection, swappable in place at STARTTLS.
+#[derive(Debug)]
+pub enum Transport {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// The server side of a TLS connection.
+    ServerTls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    /// The client side of a TLS connection.
+    ClientTls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl Transport {
+    /// Whether the transport is encrypted.
+    pub fn is_tls(&self) -> bool {
+        !matches!(self, Transport::Plain(_))
+    }
+
+    /// The underlying TCP stream.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Transport::Plain(tcp) => tcp,
+            Transport::ServerTls(tls) => tls.get_ref().0,
+            Transport::ClientTls(tls) => tls.get_ref().0,
+        }
+    }
+}
+
+impl AsyncRead for Transport {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(io) => Pin::new(io).poll_read(cx, buf),
+            Transport::ServerTls(io) => Pin::new(io).poll_read(cx, buf),
+            Transport::ClientTls(io) => Pin::new(io).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Transport::Plain(io) => Pin::new(io).poll_write(cx, buf),
+            Transport::ServerTls(io) => Pin::new(io).poll_write(cx, buf),
+            Transport::ClientTls(io) => Pin::new(io).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(io) => Pin::new(io).poll_flush(cx),
+            Transport::ServerTls(io) => Pin::new(io).poll_flush(cx),
+            Transport::ClientTls(io) => Pin::new(io).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(io) => Pin::new(io).poll_shutdown(cx),
+            Transport::ServerTls(io) => Pin::new(io).poll_shutdown(cx),
+            Transport::ClientTls(io) => Pin::new(io).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Switches a transport to TLS at the point a session says [`Progress::StartTls`].
+pub trait StartTls<T> {
+    /// Performs the handshake over `io` and returns the encrypted transport.
+    fn start_tls(&mut self, io: T) -> impl Future<Output = io::Result<T>> + Send;
+}
+
+/// How a [`Transport`] is upgraded at STARTTLS/STLS.
+#[derive(Clone)]
+pub enum TlsUpgrade {
+    /// This side cannot start TLS; a session that asks for it gets an error.
+    Unavailable,
+    /// Accept a TLS handshake (server side).
+    Server(TlsAcceptor),
+    /// Start a TLS handshake to `server_name` (client side).
+    Client {
+        /// The connector, with the client's trust roots.
+        connector: TlsConnector,
+        /// The name the server's certificate must carry.
+        server_name: ServerName<'static>,
+    },
+}
+
+impl StartTls<Transport> for TlsUpgrade {
+    async fn start_tls(&mut self, io: Transport) -> io::Result<Transport> {
+        let tcp = match io {
+            Transport::Plain(tcp) => tcp,
+            _ => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "the transport is already TLS",
+                ))
+            }
+        };
+        match self {
+            TlsUpgrade::Unavailable => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "TLS is not configured",
+            )),
+            TlsUpgrade::Server(acceptor) => Ok(Transport::ServerTls(Box::new(
+                acceptor.accept(tcp).await?,
+            ))),
+            TlsUpgrade::Client {
+                connector,
+                server_name,
+            } => Ok(Transport::ClientTls(Box::new(
+                connector.connect(server_name.clone(), tcp).await?,
+            ))),
+        }
+    }
+}
+
+/// An upgrader for transports that never become TLS (in-memory pipes in tests).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoTls;
+
+impl<T: Send> StartTls<T> for NoTls {
+    async fn start_tls(&mut self, _io: T) -> io::Result<T> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "TLS is not available on this transport",
+        ))
+    }
+}
+
+/// How the driver ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The session said [`Progress::Close`].
+    Closed,
+    /// The peer closed the connection and the session asked for nothing more.
+    PeerClosed,
+}
+
+/// Most octets read ahead while output is being written.
+const READ_AHEAD_LIMIT: usize = 64 * 1024;
+
+/// Runs `session` over `io` until it closes, handing its events to `handler`.
+///
+/// `shutdown` turning `true` is passed on once through [`Session::shutdown_requested`]; the
+/// session decides how to finish. Returns the transport (possibly upgraded to TLS) so the
+/// caller can close it or reuse it.
+pub async fn drive<S, H, T, U>(
+    session: &mut S,
+    handler: &mut H,
+    mut io: T,
+    upgrader: &mut U,
+    mut shutdown: watch::Receiver<bool>,
+) -> io::Result<(T, Ended)>
+where
+    S: Session + Send,
+    S::Event: Send,
+    H: Handler<S> + Send,
+    T: AsyncRead + AsyncWrite + Unpin + Send,
+    U: StartTls<T> + Send,
+{
+    let mut read_ahead: Vec<u8> = Vec::new();
+    let mut buffer = vec![0u8; 16 * 1024];
+    let mut peer_closed = false;
+    let mut told_closed = false;
+    let mut told_shutdown = false;
+    loop {
+        if !read_ahead.is_empty() && session.wants_input() {
+            session.enqueue_input(&read_ahead);
+            read_ahead.clear();
+        }
+        if !told_shutdown && *shutdown.borrow() {
+            told_shutdown = true;
+            session.shutdown_requested();
+        }
+        let now = Instant::now();
+        if session.poll_timeout().is_some_and(|deadline| deadline <= now) {
+            session.handle_timeout(now);
+        }
+        match session.next(now) {
+            Progress::Output(bytes) => {
+                write_while_reading(
+                    &mut io,
+                    &bytes,
+                    &mut read_ahead,
+                    session.wants_input(),
+                    &mut peer_closed,
+                )
+                .await?;
+                io.flush().await?;
+            }
+            Progress::Event(event) => handler.handle(session, event).await,
+            Progress::StartTls => {
+                // Whatever arrived before the handshake was sent in plain text: drop it.
+                read_ahead.clear();
+                io.flush().await?;
+                io = upgrader.start_tls(io).await?;
+                session.tls_established();
+            }
+            Progress::Close => {
+                io.flush().await?;
+                let _ = io.shutdown().await;
+                return Ok((io, Ended::Closed));
+            }
+            Progress::NeedMoreInput => {
+                if !read_ahead.is_empty() {
+                    session.enqueue_input(&read_ahead);
+                    read_ahead.clear();
+                    continue;
+                }
+                if peer_closed {
+                    if told_closed {
+                        return Ok((io, Ended::PeerClosed));
+                    }
+                    told_closed = true;
+                    session.input_closed();
+                    continue;
+                }
+                let deadline = session.poll_timeout().map(tokio::time::Instant::from_std);
+                let sleep = async {
+                    match deadline {
+                        Some(deadline) => tokio::time::sleep_until(deadline).await,
+                        None => std::future::pending::<()>().await,
+                    }
+                };
+                tokio::select! {
+                    read = tokio::io::AsyncReadExt::read(&mut io, &mut buffer) => match read {
+                        Ok(0) => peer_closed = true,
+                        Ok(n) => session.enqueue_input(&buffer[..n]),
+                        Err(error) if is_disconnect(&error) => peer_closed = true,
+                        Err(error) => return Err(error),
+                    },
+                    () = sleep => session.handle_timeout(Instant::now()),
+                    changed = shutdown.changed(), if !told_shutdown => {
+                        if changed.is_err() {
+                            // The sender is gone: nobody can ask for shutdown any more.
+                            told_shutdown = true;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn is_disconnect(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::UnexpectedEof
+    )
+}
+
+/// Writes all of `output`, reading into `read_ahead` whenever the write would block, so that a
+/// peer that writes before it reads cannot deadlock the connection.
+async fn write_while_reading<T: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut T,
+    mut output: &[u8],
+    read_ahead: &mut Vec<u8>,
+    may_read: bool,
+    peer_closed: &mut bool,
+) -> io::Result<()> {
+    let mut scratch = [0u8; 8 * 1024];
+    poll_fn(|cx| loop {
+        while !output.is_empty() {
+            match Pin::new(&mut *io).poll_write(cx, output) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(written)) => output = &output[written..],
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                Poll::Pending => break,
+            }
+        }
+        if output.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
+        if may_read && !*peer_closed && read_ahead.len() < READ_AHEAD_LIMIT {
+            let mut read = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut *io).poll_read(cx, &mut read) {
+                Poll::Ready(Ok(())) if read.filled().is_empty() => *peer_closed = true,
+                Poll::Ready(Ok(())) => {
+                    read_ahead.extend_from_slice(read.filled());
+                    continue;
+                }
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                Poll::Pending => {}
+            }
+        }
+        return Poll::Pending;
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::line::{LineReader, LineStatus};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    /// Echoes each line upper-cased; `BIG` answers with a megabyte; `QUIT` closes.
+    struct Shout {
+        input: Vec<u8>,
+        lines: LineReader,
+        out: Vec<u8>,
+        closing: bool,
+        timer: Option<Instant>,
+    }
+
+    enum ShoutEvent {
+        Line(Vec<u8>),
+    }
+
+    impl Session for Shout {
+        type Event = ShoutEvent;
+        fn enqueue_input(&mut self, bytes: &[u8]) {
+            self.input.extend_from_slice(bytes);
+        }
+        fn next(&mut self, _now: Instant) -> Progress<ShoutEvent> {
+            if !self.out.is_empty() {
+                return Progress::Output(std::mem::take(&mut self.out));
+            }
+            if self.closing {
+                return Progress::Close;
+            }
+            let (used, status) = self.lines.next_line(&self.input);
+            let event = match status {
+                LineStatus::Line(line) => Some(line.content.to_vec()),
+                LineStatus::TooLong => None,
+                LineStatus::Incomplete => return Progress::NeedMoreInput,
+            };
+            self.input.drain(..used);
+            match event {
+                Some(line) => Progress::Event(ShoutEvent::Line(line)),
+                None => {
+                    self.out.extend_from_slice(b"TOO LONG\r\n");
+                    self.next(_now)
+                }
+            }
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            self.timer
+        }
+        fn handle_timeout(&mut self, _now: Instant) {
+            self.timer = None;
+            self.out.extend_from_slice(b"TIMEOUT\r\n");
+            self.closing = true;
+        }
+        fn tls_established(&mut self) {}
+        fn input_closed(&mut self) {
+            self.closing = true;
+        }
+    }
+
+    struct ShoutHandler;
+
+    impl Handler<Shout> for ShoutHandler {
+        async fn handle(&mut self, session: &mut Shout, event: ShoutEvent) {
+            let ShoutEvent::Line(line) = event;
+            match &line[..] {
+                b"QUIT" => session.closing = true,
+                b"BIG" => session.out.extend(std::iter::repeat_n(b'x', 1 << 20)),
+                _ => {
+                    session.out.extend(line.to_ascii_uppercase());
+                    session.out.extend_from_slice(b"\r\n");
+                }
+            }
+        }
+    }
+
+    fn shout(timer: Option<Instant>) -> Shout {
+        Shout {
+            input: Vec::new(),
+            lines: LineReader::new(64),
+            out: Vec::new(),
+            closing: false,
+            timer,
+        }
+    }
+
+    #[tokio::test]
+    async fn pipelined_commands_are_answered_in_order() {
+        let (client, server) = tokio::io::duplex(64);
+        let (_stop, shutdown) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut session = shout(None);
+            drive(&mut session, &mut ShoutHandler, server, &mut NoTls, shutdown)
+                .await
+                .map(|(_, ended)| ended)
+        });
+        let (read, mut write) = tokio::io::split(client);
+        write
+            .write_all(b"one\r\ntwo\r\nthree\r\nQUIT\r\n")
+            .await
+            .unwrap();
+        let mut lines = BufReader::new(read).lines();
+        let mut seen = Vec::new();
+        while let Some(line) = lines.next_line().await.unwrap() {
+            seen.push(line);
+        }
+        assert_eq!(seen, ["ONE", "TWO", "THREE"]);
+        assert_eq!(task.await.unwrap().unwrap(), Ended::Closed);
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_writes_before_reading_does_not_deadlock() {
+        // The pipe holds 1 KiB; the server writes 1 MiB answers while the client keeps
+        // sending commands without reading. Only concurrent read and write gets through.
+        let (client, server) = tokio::io::duplex(1024);
+        let (_stop, shutdown) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut session = shout(None);
+            drive(&mut session, &mut ShoutHandler, server, &mut NoTls, shutdown).await
+        });
+        let (mut read, mut write) = tokio::io::split(client);
+        let writer = tokio::spawn(async move {
+            for _ in 0..4 {
+                write.write_all(b"BIG\r\n").await.unwrap();
+            }
+            write.write_all(b"QUIT\r\n").await.unwrap();
+            write
+        });
+        let mut received = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut read, &mut received)
+            .await
+            .unwrap();
+        assert_eq!(received.len(), 4 << 20);
+        let _ = writer.await.unwrap();
+        task.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn session_timers_fire_without_input() {
+        let (client, server) = tokio::io::duplex(64);
+        let (_stop, shutdown) = watch::channel(false);
+        let deadline = Instant::now() + std::time::Duration::from_millis(50);
+        let task = tokio::spawn(async move {
+            let mut session = shout(Some(deadline));
+            drive(&mut session, &mut ShoutHandler, server, &mut NoTls, shutdown).await
+        });
+        let mut received = String::new();
+        let mut client = client;
+        tokio::io::AsyncReadExt::read_to_string(&mut client, &mut received)
+            .await
+            .unwrap();
+        assert_eq!(received, "TIMEOUT\r\n");
+        task.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_peer_close_is_reported_to_the_session() {
+        let (client, server) = tokio::io::duplex(64);
+        let (_stop, shutdown) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut session = shout(None);
+            drive(&mut session, &mut ShoutHandler, server, &mut NoTls, shutdown)
+                .await
+                .map(|(_, ended)| ended)
+        });
+        drop(client);
+        assert_eq!(task.await.unwrap().unwrap(), Ended::Closed);
+    }
+}

@@ -1,0 +1,46 @@
+//! What POP3, IMAP4 and SMTP sessions share, written once.
+//!
+//! ```text
+//!            bytes in                       events out                 typed answers
+//!  socket ──────────────► Session::enqueue_input   Session::next() ──► Progress::Event ──► application
+//!    ▲                                     │                                                  │
+//!    └──────── Progress::Output ◄──────────┴──────────── respond(...) / accept / reject ◄─────┘
+//! ```
+//!
+//! The protocol crates (`pop3-proto`, `imap4-proto`, `smtp-submit`) each implement [`Session`]
+//! for their server and client state machines. Those state machines do **no IO and read no
+//! clock**: the caller hands received bytes in, asks for the next [`Progress`] step, writes what
+//! it is given, and passes the current time in. This crate holds the pieces all of them need:
+//!
+//! - [`session`]: the [`Session`] contract and the [`Progress`] steps it yields;
+//! - [`Limits`]: one value per session with every size limit, checked before allocating;
+//! - [`line`]: a line reader with a length limit that discards an over-long line to its end;
+//! - [`dot`]: streaming dot-stuffing and dot-unstuffing (POP3 RETR/TOP, SMTP DATA);
+//! - [`sasl`]: SASL PLAIN and LOGIN, server and client side, with `*` cancel;
+//! - [`login_delay`]: a growing, per-address delay after failed logins (time passed in);
+//! - [`mutf7`]: modified UTF-7 mailbox names (RFC 3501 5.1.3), used by IMAP4 and the Maildir store;
+//! - with the `tokio` feature, [`driver`] (the one generic adapter loop), [`tls`] (rustls set-up
+//!   and a first-start self-signed certificate) and [`listener`] (the accept loop with a
+//!   connection limit and graceful shutdown).
+//!
+//! Without the `tokio` feature this crate depends only on `base64`, `memchr` and `thiserror`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod dot;
+pub mod limits;
+pub mod line;
+pub mod login_delay;
+pub mod mutf7;
+pub mod sasl;
+pub mod session;
+
+#[cfg(feature = "tokio")]
+pub mod driver;
+#[cfg(feature = "tokio")]
+pub mod listener;
+#[cfg(feature = "tokio")]
+pub mod tls;
+
+pub use limits::{LimitExceeded, Limits};
+pub use session::{Progress, Session};
