@@ -1,1 +1,54 @@
-//! placeholder
+//! Storage for the mail crate family: the traits the POP3, IMAP4 and submission servers are
+//! written against, and the backends behind them.
+//!
+//! ```text
+//!   pop3 / imap4 / submission services
+//!        │ authenticate            │ mailboxes, messages, changes
+//!        ▼                         ▼
+//!   Directory (UsersFile)      MailStore ──► MemoryStore   (tests, embedding)
+//!                                  └───────► MaildirStore  (the default; Dovecot-readable)
+//! ```
+//!
+//! - [`Directory`]: who may log in, to which protocol ([`UsersFile`]: argon2 hashes, per-account
+//!   POP3 / IMAP4 / submission switches, `anonymous` and `guest` refused, administrators kept
+//!   out of mailboxes).
+//! - [`MailStore`]: mailboxes with special-use and subscriptions; UIDVALIDITY, UIDNEXT, UIDs
+//!   and MODSEQ; flags and keywords; internal dates; streamed append and seekable reads;
+//!   expunge, copy, move; the POP3 maildrop lock; delivery; and a change feed
+//!   ([`MailStore::subscribe`]) that an IDLE session awaits without polling.
+//! - Every name from the network arrives as a validated [`MailboxName`] or [`AccountName`]:
+//!   `..`, `/`, absolute paths, NUL and invalid UTF-8 never reach the file system.
+//!
+//! ```
+//! use mailstore::{AccountName, MailStore, MailboxName, MemoryStore};
+//!
+//! let store = MemoryStore::new();
+//! let alice = AccountName::try_from("alice").unwrap();
+//! let stored = store.deliver(&alice, &mut &b"Subject: hi\r\n\r\nhello\r\n"[..]).unwrap();
+//! let snapshot = store.snapshot(&alice, &MailboxName::inbox()).unwrap();
+//! assert_eq!(snapshot.messages[0].uid, stored.uid);
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod changes;
+pub mod directory;
+pub mod maildir;
+pub mod memory;
+pub mod message;
+pub mod names;
+pub mod store;
+
+pub use changes::{Change, ChangeSubscription};
+pub use directory::{AccessPolicy, AuthError, Directory, Protocol, UsersFile};
+pub use maildir::MaildirStore;
+pub use memory::MemoryStore;
+pub use message::{
+    Flag, FlagOperation, Flags, MailboxInfo, MailboxSnapshot, MailboxStatus, MessageMeta, ModSeq,
+    SpecialUse, Uid, UidValidity,
+};
+pub use names::{AccountName, MailboxName, NameError};
+pub use store::{
+    AppendOptions, Appended, Copied, Expunge, FlagsStored, MailStore, MaildropLock, MessageContent,
+    StoreError,
+};

@@ -1,0 +1,599 @@
+//! Who may log in, and to which protocol.
+//!
+//! [`UsersFile`] keeps accounts in a text file, one a line:
+//!
+//! ```text
+//! # name:password-hash:access
+//! alice:$argon2id$v=19$m=19456,t=2,p=1$...:pop3,imap,submission
+//! bob:$argon2id$v=19$m=19456,t=2,p=1$...:imap
+//! root:$argon2id$v=19$m=19456,t=2,p=1$...:submission,admin
+//! ```
+//!
+//! - `name` is an [`AccountName`]; the hash is an argon2 PHC string (argon2id by default);
+//! - `access` lists the protocols the account may use (`pop3`, `imap`, `submission`) and
+//!   `admin` for an administrator. A protocol not listed is off.
+//!
+//! Rules that hold whatever the file says: `anonymous` and `guest` never log in; an
+//! administrator is refused by POP3 and IMAP4 (administrators do not read mail through the
+//! mail protocols). The password is always checked first, against a dummy hash for unknown
+//! names, so neither timing nor the answer tells whether an account exists. The file is
+//! re-read when it changes on disk, so `mail-server user ...` takes effect on a running server.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use thiserror::Error;
+
+use crate::names::{AccountName, NameError};
+
+/// The protocols an account can be allowed or refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// POP3.
+    Pop3,
+    /// IMAP4.
+    Imap,
+    /// SMTP submission.
+    Submission,
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Pop3 => "pop3",
+            Protocol::Imap => "imap",
+            Protocol::Submission => "submission",
+        })
+    }
+}
+
+/// What an account may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessPolicy {
+    /// POP3 allowed.
+    pub pop3: bool,
+    /// IMAP4 allowed.
+    pub imap: bool,
+    /// Submission allowed.
+    pub submission: bool,
+    /// An administrator: never reaches a mailbox over POP3 or IMAP4.
+    pub admin: bool,
+}
+
+impl Default for AccessPolicy {
+    /// Every protocol on, not an administrator.
+    fn default() -> Self {
+        AccessPolicy {
+            pop3: true,
+            imap: true,
+            submission: true,
+            admin: false,
+        }
+    }
+}
+
+impl AccessPolicy {
+    /// Whether this policy lets the account use `protocol`.
+    pub fn allows(&self, protocol: Protocol) -> Result<(), AuthError> {
+        let switched_on = match protocol {
+            Protocol::Pop3 => self.pop3,
+            Protocol::Imap => self.imap,
+            Protocol::Submission => self.submission,
+        };
+        if self.admin && matches!(protocol, Protocol::Pop3 | Protocol::Imap) {
+            return Err(AuthError::Refused("administrator accounts have no mailbox access"));
+        }
+        if !switched_on {
+            return Err(AuthError::ProtocolDisabled(protocol));
+        }
+        Ok(())
+    }
+
+    fn to_field(self) -> String {
+        let mut parts = Vec::new();
+        for (on, name) in [
+            (self.pop3, "pop3"),
+            (self.imap, "imap"),
+            (self.submission, "submission"),
+            (self.admin, "admin"),
+        ] {
+            if on {
+                parts.push(name);
+            }
+        }
+        parts.join(",")
+    }
+
+    fn from_field(field: &str) -> Result<Self, String> {
+        let mut policy = AccessPolicy {
+            pop3: false,
+            imap: false,
+            submission: false,
+            admin: false,
+        };
+        for part in field.split(',').map(str::trim).filter(|part| !part.is_empty()) {
+            match part {
+                "pop3" => policy.pop3 = true,
+                "imap" => policy.imap = true,
+                "submission" => policy.submission = true,
+                "admin" => policy.admin = true,
+                other => return Err(format!("unknown access {other:?}")),
+            }
+        }
+        Ok(policy)
+    }
+}
+
+/// Why a login was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// Unknown name or wrong password (indistinguishable on purpose).
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The account may not use this protocol.
+    #[error("{0} access is disabled for this account")]
+    ProtocolDisabled(Protocol),
+    /// The name may never log in this way (`anonymous`, `guest`, administrators).
+    #[error("login refused: {0}")]
+    Refused(&'static str),
+    /// The directory could not be read; try later.
+    #[error("directory unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Authenticates users and says what they may do.
+pub trait Directory: Send + Sync {
+    /// Checks `password` for `username` and whether the account may use `protocol`. Returns
+    /// the account to act for.
+    fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+        protocol: Protocol,
+    ) -> Result<AccountName, AuthError>;
+
+    /// Whether the account exists (for local delivery), whatever its protocols.
+    fn exists(&self, account: &AccountName) -> bool;
+}
+
+/// Names that never log in.
+pub const RESERVED_NAMES: [&str; 2] = ["anonymous", "guest"];
+
+fn is_reserved(name: &str) -> bool {
+    RESERVED_NAMES
+        .iter()
+        .any(|reserved| reserved.eq_ignore_ascii_case(name))
+}
+
+/// Why the users file could not be used.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum UsersFileError {
+    /// Reading or writing failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: io::Error,
+    },
+    /// A line is malformed.
+    #[error("{path} line {line}: {reason}")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// The line number, from 1.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The name is not a valid account name.
+    #[error("invalid account name: {0}")]
+    InvalidName(#[from] NameError),
+    /// The name is reserved (`anonymous`, `guest`).
+    #[error("the name {0:?} is reserved and can never log in")]
+    Reserved(String),
+    /// The account exists already.
+    #[error("account {0} exists already")]
+    Exists(AccountName),
+    /// No such account.
+    #[error("no account {0}")]
+    NoSuchAccount(String),
+    /// Hashing failed.
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+}
+
+#[derive(Debug, Clone)]
+struct UserRecord {
+    hash: String,
+    policy: AccessPolicy,
+}
+
+#[derive(Debug, Default)]
+struct Loaded {
+    users: BTreeMap<AccountName, UserRecord>,
+    modified: Option<SystemTime>,
+}
+
+/// A [`Directory`] kept in a users file (see the module docs for the format).
+#[derive(Debug)]
+pub struct UsersFile {
+    path: PathBuf,
+    loaded: Mutex<Loaded>,
+    dummy_hash: String,
+}
+
+fn hash_password(password: &str) -> Result<String, UsersFileError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|error| UsersFileError::Hash(error.to_string()))
+}
+
+fn verify_password(hash: &str, password: &str) -> bool {
+    // argon2 compares the digests in constant time.
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+impl UsersFile {
+    /// Opens the users file at `path`; a missing file is an empty directory.
+    pub fn open(path: impl Into<PathBuf>) -> Result<UsersFile, UsersFileError> {
+        let users = UsersFile {
+            path: path.into(),
+            loaded: Mutex::new(Loaded::default()),
+            dummy_hash: hash_password("not a password of anyone")?,
+        };
+        users.reload_if_changed()?;
+        Ok(users)
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn modified(&self) -> Option<SystemTime> {
+        fs::metadata(&self.path).and_then(|meta| meta.modified()).ok()
+    }
+
+    fn reload_if_changed(&self) -> Result<(), UsersFileError> {
+        let modified = self.modified();
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if modified.is_some() && loaded.modified == modified {
+            return Ok(());
+        }
+        let text = match fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => String::new(),
+            Err(source) => {
+                return Err(UsersFileError::Io {
+                    path: self.path.clone(),
+                    source,
+                })
+            }
+        };
+        loaded.users = self.parse(&text)?;
+        loaded.modified = modified;
+        Ok(())
+    }
+
+    fn parse(&self, text: &str) -> Result<BTreeMap<AccountName, UserRecord>, UsersFileError> {
+        let mut users = BTreeMap::new();
+        for (index, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let malformed = |reason: String| UsersFileError::Malformed {
+                path: self.path.clone(),
+                line: index + 1,
+                reason,
+            };
+            let mut fields = line.splitn(3, ':');
+            let (Some(name), Some(hash), access) = (fields.next(), fields.next(), fields.next())
+            else {
+                return Err(malformed("expected name:hash:access".into()));
+            };
+            let name = AccountName::try_from(name).map_err(|error| malformed(error.to_string()))?;
+            if PasswordHash::new(hash).is_err() {
+                return Err(malformed("password hash is not a PHC string".into()));
+            }
+            let policy = AccessPolicy::from_field(access.unwrap_or("")).map_err(malformed)?;
+            users.insert(
+                name,
+                UserRecord {
+                    hash: hash.to_string(),
+                    policy,
+                },
+            );
+        }
+        Ok(users)
+    }
+
+    fn save(&self, users: &BTreeMap<AccountName, UserRecord>) -> Result<(), UsersFileError> {
+        let mut text = String::from("# mail-server users file: name:argon2-hash:access\n");
+        text.push_str("# access: any of pop3,imap,submission,admin (comma-separated)\n");
+        for (name, record) in users {
+            text.push_str(&format!("{}:{}:{}\n", name, record.hash, record.policy.to_field()));
+        }
+        let io_error = |source| UsersFileError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent).map_err(io_error)?;
+        }
+        let temporary = self.path.with_extension("tmp");
+        {
+            let mut options = fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            let mut file = options.open(&temporary).map_err(io_error)?;
+            io::Write::write_all(&mut file, text.as_bytes()).map_err(io_error)?;
+            file.sync_all().map_err(io_error)?;
+        }
+        fs::rename(&temporary, &self.path).map_err(io_error)?;
+        Ok(())
+    }
+
+    fn modify<T>(
+        &self,
+        change: impl FnOnce(&mut BTreeMap<AccountName, UserRecord>) -> Result<T, UsersFileError>,
+    ) -> Result<T, UsersFileError> {
+        self.reload_if_changed()?;
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        let mut users = loaded.users.clone();
+        let result = change(&mut users)?;
+        self.save(&users)?;
+        loaded.users = users;
+        loaded.modified = self.modified();
+        Ok(result)
+    }
+
+    /// Adds an account.
+    pub fn add_user(
+        &self,
+        name: &str,
+        password: &str,
+        policy: AccessPolicy,
+    ) -> Result<AccountName, UsersFileError> {
+        if is_reserved(name) {
+            return Err(UsersFileError::Reserved(name.to_string()));
+        }
+        let account = AccountName::try_from(name)?;
+        let hash = hash_password(password)?;
+        self.modify(|users| {
+            if users.contains_key(&account) {
+                return Err(UsersFileError::Exists(account.clone()));
+            }
+            users.insert(account.clone(), UserRecord { hash, policy });
+            Ok(account.clone())
+        })
+    }
+
+    /// Sets an account's password.
+    pub fn set_password(&self, name: &str, password: &str) -> Result<(), UsersFileError> {
+        let hash = hash_password(password)?;
+        self.modify(|users| {
+            let record = lookup(users, name)?;
+            record.hash = hash;
+            Ok(())
+        })
+    }
+
+    /// Changes an account's access policy.
+    pub fn set_policy(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut AccessPolicy),
+    ) -> Result<AccessPolicy, UsersFileError> {
+        self.modify(|users| {
+            let record = lookup(users, name)?;
+            change(&mut record.policy);
+            Ok(record.policy)
+        })
+    }
+
+    /// Removes an account (its mail stays in the store).
+    pub fn remove_user(&self, name: &str) -> Result<(), UsersFileError> {
+        self.modify(|users| {
+            let account = AccountName::try_from(name)?;
+            users
+                .remove(&account)
+                .map(|_| ())
+                .ok_or_else(|| UsersFileError::NoSuchAccount(name.to_string()))
+        })
+    }
+
+    /// Every account and its policy.
+    pub fn list(&self) -> Result<Vec<(AccountName, AccessPolicy)>, UsersFileError> {
+        self.reload_if_changed()?;
+        let loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(loaded
+            .users
+            .iter()
+            .map(|(name, record)| (name.clone(), record.policy))
+            .collect())
+    }
+}
+
+fn lookup<'a>(
+    users: &'a mut BTreeMap<AccountName, UserRecord>,
+    name: &str,
+) -> Result<&'a mut UserRecord, UsersFileError> {
+    let account = AccountName::try_from(name)?;
+    users
+        .get_mut(&account)
+        .ok_or_else(|| UsersFileError::NoSuchAccount(name.to_string()))
+}
+
+impl Directory for UsersFile {
+    fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+        protocol: Protocol,
+    ) -> Result<AccountName, AuthError> {
+        self.reload_if_changed()
+            .map_err(|error| AuthError::Unavailable(error.to_string()))?;
+        let record = AccountName::try_from(username).ok().and_then(|account| {
+            let loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+            loaded
+                .users
+                .get(&account)
+                .map(|record| (account, record.clone()))
+        });
+        let hash = record
+            .as_ref()
+            .map_or(self.dummy_hash.as_str(), |(_, record)| record.hash.as_str());
+        let password_ok = verify_password(hash, password);
+        if is_reserved(username) {
+            return Err(AuthError::Refused("anonymous and guest logins are not allowed"));
+        }
+        let (account, record) = match record {
+            Some(found) if password_ok => found,
+            _ => return Err(AuthError::InvalidCredentials),
+        };
+        record.policy.allows(protocol)?;
+        Ok(account)
+    }
+
+    fn exists(&self, account: &AccountName) -> bool {
+        if self.reload_if_changed().is_err() {
+            return false;
+        }
+        let loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        loaded.users.contains_key(account)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn users() -> (tempfile::TempDir, UsersFile) {
+        let dir = tempfile::tempdir().unwrap();
+        let users = UsersFile::open(dir.path().join("users")).unwrap();
+        (dir, users)
+    }
+
+    #[test]
+    fn a_user_logs_in_with_the_right_password_only() {
+        let (_dir, users) = users();
+        users.add_user("Alice", "correct horse", AccessPolicy::default()).unwrap();
+        assert_eq!(
+            users.authenticate("alice", "correct horse", Protocol::Imap).unwrap().as_str(),
+            "alice"
+        );
+        assert_eq!(
+            users.authenticate("alice", "wrong", Protocol::Imap),
+            Err(AuthError::InvalidCredentials)
+        );
+        assert_eq!(
+            users.authenticate("nobody", "correct horse", Protocol::Imap),
+            Err(AuthError::InvalidCredentials)
+        );
+        assert_eq!(
+            users.authenticate("../alice", "correct horse", Protocol::Imap),
+            Err(AuthError::InvalidCredentials)
+        );
+    }
+
+    #[test]
+    fn protocols_are_switched_per_account() {
+        let (_dir, users) = users();
+        users.add_user("bob", "pw", AccessPolicy::default()).unwrap();
+        users.set_policy("bob", |policy| policy.pop3 = false).unwrap();
+        assert_eq!(
+            users.authenticate("bob", "pw", Protocol::Pop3),
+            Err(AuthError::ProtocolDisabled(Protocol::Pop3))
+        );
+        assert!(users.authenticate("bob", "pw", Protocol::Imap).is_ok());
+        assert!(users.authenticate("bob", "pw", Protocol::Submission).is_ok());
+    }
+
+    #[test]
+    fn administrators_never_reach_a_mailbox() {
+        let (_dir, users) = users();
+        let policy = AccessPolicy {
+            admin: true,
+            ..AccessPolicy::default()
+        };
+        users.add_user("root", "pw", policy).unwrap();
+        for protocol in [Protocol::Pop3, Protocol::Imap] {
+            assert!(matches!(
+                users.authenticate("root", "pw", protocol),
+                Err(AuthError::Refused(_))
+            ));
+        }
+        assert!(users.authenticate("root", "pw", Protocol::Submission).is_ok());
+    }
+
+    #[test]
+    fn anonymous_and_guest_can_never_log_in() {
+        let (dir, users) = users();
+        assert!(matches!(
+            users.add_user("guest", "pw", AccessPolicy::default()),
+            Err(UsersFileError::Reserved(_))
+        ));
+        // Even if someone writes them into the file by hand.
+        let hash = hash_password("pw").unwrap();
+        fs::write(
+            dir.path().join("users"),
+            format!("anonymous:{hash}:pop3,imap,submission\nGuest:{hash}:imap\n"),
+        )
+        .unwrap();
+        for name in ["anonymous", "ANONYMOUS", "guest", "Guest"] {
+            assert!(matches!(
+                users.authenticate(name, "pw", Protocol::Imap),
+                Err(AuthError::Refused(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn changes_survive_reopening_and_reach_a_running_reader() {
+        let (dir, users) = users();
+        users.add_user("carol", "one", AccessPolicy::default()).unwrap();
+        let reader = UsersFile::open(dir.path().join("users")).unwrap();
+        assert!(reader.authenticate("carol", "one", Protocol::Imap).is_ok());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        users.set_password("carol", "two").unwrap();
+        assert!(reader.authenticate("carol", "two", Protocol::Imap).is_ok());
+        users.remove_user("carol").unwrap();
+        assert_eq!(reader.list().unwrap().len(), 0);
+        let text = fs::read_to_string(dir.path().join("users")).unwrap();
+        assert!(!text.contains("two"), "passwords are stored hashed");
+    }
+
+    #[test]
+    fn a_malformed_file_is_reported_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("users"), "# comment\nalice:nothash:imap\n").unwrap();
+        match UsersFile::open(dir.path().join("users")) {
+            Err(UsersFileError::Malformed { line, .. }) => assert_eq!(line, 2),
+            other => panic!("expected a malformed-line error, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,574 @@
+//! One Maildir folder (`cur/`, `new/`, `tmp/` and the metadata files), kept in step with what
+//! is on disk.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs;
+use std::io;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use super::filename::{self, cur_name, flags_from_letters, letters_for};
+use super::fsio::sync_dir;
+use super::metadata::{self, UidRecord, Uidlist};
+use crate::changes::Change;
+use crate::memory::expunge_selects;
+use crate::message::{
+    status_of, Flag, FlagOperation, Flags, MailboxSnapshot, MessageMeta, ModSeq, Uid, UidValidity,
+};
+use crate::names::MailboxName;
+use crate::store::{Expunge, FlagsStored, StoreError};
+
+#[derive(Debug, Clone)]
+struct Entry {
+    base: String,
+    in_new: bool,
+    letters: String,
+    flags: Flags,
+    size: u64,
+    date: SystemTime,
+    modseq: u64,
+}
+
+impl Entry {
+    fn file_name(&self) -> String {
+        if self.in_new {
+            self.base.clone()
+        } else {
+            cur_name(&self.base, &self.letters)
+        }
+    }
+}
+
+/// The in-memory index of one folder.
+#[derive(Debug)]
+pub(crate) struct Folder {
+    name: MailboxName,
+    dir: PathBuf,
+    uid_validity: u32,
+    guid: String,
+    uid_next: u32,
+    highest_modseq: u64,
+    entries: BTreeMap<u32, Entry>,
+    by_base: HashMap<String, u32>,
+    keywords: Vec<String>,
+    seen_mtimes: Option<(SystemTime, SystemTime)>,
+    uidlist_records: usize,
+}
+
+fn mtime(path: &Path) -> io::Result<SystemTime> {
+    fs::metadata(path)?.modified()
+}
+
+impl Folder {
+    /// Loads the folder at `dir` (which has `cur/new/tmp`), assigning UIDs to messages that
+    /// have none yet. `new_validity` gives a UIDVALIDITY for a folder without a uidlist.
+    pub(crate) fn open(
+        name: MailboxName,
+        dir: PathBuf,
+        new_validity: impl FnOnce() -> u32,
+    ) -> Result<Folder, StoreError> {
+        let mut folder = Folder {
+            name,
+            dir,
+            uid_validity: 0,
+            guid: String::new(),
+            uid_next: 1,
+            highest_modseq: 1,
+            entries: BTreeMap::new(),
+            by_base: HashMap::new(),
+            keywords: Vec::new(),
+            seen_mtimes: None,
+            uidlist_records: 0,
+        };
+        let log = metadata::read_modseq_log(&folder.dir)?;
+        folder.highest_modseq = folder.highest_modseq.max(log.highest);
+        let mut ignored = Vec::new();
+        folder.sync(Some((new_validity, log)), &mut ignored)?;
+        Ok(folder)
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn dir_mtimes(&self) -> io::Result<(SystemTime, SystemTime)> {
+        Ok((mtime(&self.dir.join("cur"))?, mtime(&self.dir.join("new"))?))
+    }
+
+    /// Picks up changes other programs made on disk since the last look.
+    pub(crate) fn refresh(&mut self, changes: &mut Vec<Change>) -> Result<(), StoreError> {
+        if self.seen_mtimes.is_none() || self.seen_mtimes != self.dir_mtimes().ok() {
+            self.sync::<fn() -> u32>(None, changes)?;
+        }
+        Ok(())
+    }
+
+    fn note_mtimes(&mut self) {
+        self.seen_mtimes = self.dir_mtimes().ok();
+    }
+
+    fn bump(&mut self) -> u64 {
+        self.highest_modseq += 1;
+        self.highest_modseq
+    }
+
+    fn sync<F: FnOnce() -> u32>(
+        &mut self,
+        initial: Option<(F, metadata::ModseqLog)>,
+        changes: &mut Vec<Change>,
+    ) -> Result<(), StoreError> {
+        let is_initial = initial.is_some();
+        let mut rewrite = false;
+        let mut log_by_uid = HashMap::new();
+        let uidlist = metadata::read_uidlist(&self.dir)?;
+        let records: Vec<UidRecord> = match (uidlist, initial) {
+            (Some(list), Some((new_validity, log))) => {
+                log_by_uid = log.by_uid;
+                self.uid_validity = list.uid_validity;
+                if self.uid_validity == 0 {
+                    self.uid_validity = new_validity();
+                    rewrite = true;
+                }
+                self.guid = list.guid.clone();
+                self.adopt_counters(&list);
+                rewrite |= !list.complete || !log.complete;
+                list.records
+            }
+            (None, Some((new_validity, log))) => {
+                log_by_uid = log.by_uid;
+                self.uid_validity = new_validity();
+                self.guid = new_guid(self.uid_validity);
+                rewrite = true;
+                Vec::new()
+            }
+            (Some(list), None) => {
+                if list.uid_validity != self.uid_validity {
+                    // Another program reset the folder's UIDs: start over from its list.
+                    self.entries.clear();
+                    self.by_base.clear();
+                    self.uid_validity = list.uid_validity;
+                    changes.push(Change::Resync);
+                }
+                self.adopt_counters(&list);
+                rewrite |= !list.complete;
+                list.records
+            }
+            (None, None) => {
+                rewrite = true;
+                Vec::new()
+            }
+        };
+        self.keywords = metadata::read_keywords(&self.dir)?;
+        let record_by_base: HashMap<&str, &UidRecord> =
+            records.iter().map(|record| (record.base.as_str(), record)).collect();
+        self.uidlist_records = records.len();
+
+        let mut seen: HashSet<u32> = HashSet::new();
+        let mut unassigned: Vec<(SystemTime, String, bool, Flags, u64)> = Vec::new();
+        let mut flag_changes: Vec<u32> = Vec::new();
+        for (sub, in_new) in [("cur", false), ("new", true)] {
+            let read = match fs::read_dir(self.dir.join(sub)) {
+                Ok(read) => read,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(error.into()),
+            };
+            for item in read {
+                let item = item?;
+                let Ok(file_name) = item.file_name().into_string() else {
+                    continue;
+                };
+                if file_name.starts_with('.') {
+                    continue;
+                }
+                let parsed = filename::parse(&file_name);
+                let letters = if in_new { "" } else { parsed.flag_letters };
+                let flags = flags_from_letters(letters, &self.keywords);
+                if let Some(&uid) = self.by_base.get(parsed.base) {
+                    if !seen.insert(uid) {
+                        continue;
+                    }
+                    if let Some(entry) = self.entries.get_mut(&uid) {
+                        entry.in_new = in_new;
+                        entry.letters = letters.to_string();
+                        if entry.flags != flags {
+                            entry.flags = flags;
+                            flag_changes.push(uid);
+                        }
+                    }
+                    continue;
+                }
+                let metadata = item.metadata()?;
+                let size = parsed.size.unwrap_or(metadata.len());
+                let date = metadata.modified()?;
+                match record_by_base.get(parsed.base) {
+                    Some(record) if !self.entries.contains_key(&record.uid) => {
+                        let modseq = match log_by_uid.get(&record.uid).copied().or(record.modseq) {
+                            Some(modseq) => {
+                                self.highest_modseq = self.highest_modseq.max(modseq);
+                                modseq
+                            }
+                            None => self.bump(),
+                        };
+                        self.uid_next = self.uid_next.max(record.uid.saturating_add(1));
+                        self.insert(record.uid, parsed.base, in_new, letters, flags, size, date, modseq);
+                        seen.insert(record.uid);
+                        if !is_initial {
+                            changes.push(self.appended_change(record.uid));
+                        }
+                    }
+                    _ => unassigned.push((date, file_name.clone(), in_new, flags, size)),
+                }
+            }
+        }
+        for uid in flag_changes {
+            let modseq = self.bump();
+            if let Some(entry) = self.entries.get_mut(&uid) {
+                entry.modseq = modseq;
+                if let Some(uid) = Uid::new(uid) {
+                    changes.push(Change::FlagsChanged {
+                        mailbox: self.name.clone(),
+                        uid,
+                        flags: entry.flags.clone(),
+                        modseq: ModSeq(modseq),
+                    });
+                }
+            }
+        }
+        let gone: Vec<u32> = self
+            .entries
+            .keys()
+            .filter(|uid| !seen.contains(uid))
+            .copied()
+            .collect();
+        if !gone.is_empty() {
+            for uid in &gone {
+                if let Some(entry) = self.entries.remove(uid) {
+                    self.by_base.remove(&entry.base);
+                }
+            }
+            self.bump();
+            changes.push(Change::Expunged {
+                mailbox: self.name.clone(),
+                uids: gone.iter().filter_map(|&uid| Uid::new(uid)).collect(),
+            });
+        }
+        unassigned.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        let mut new_records = Vec::new();
+        for (date, file_name, in_new, flags, size) in unassigned {
+            let parsed = filename::parse(&file_name);
+            if self.by_base.contains_key(parsed.base) {
+                continue;
+            }
+            let uid = self.take_uid()?;
+            let modseq = self.bump();
+            let letters = if in_new { "" } else { parsed.flag_letters };
+            self.insert(uid, parsed.base, in_new, letters, flags, size, date, modseq);
+            new_records.push(UidRecord {
+                uid,
+                base: parsed.base.to_string(),
+                modseq: Some(modseq),
+            });
+            changes.push(self.appended_change(uid));
+        }
+        if rewrite || self.uidlist_records > 2 * self.entries.len() + 100 {
+            self.rewrite_uidlist()?;
+            self.rewrite_modseq_log()?;
+        } else if !new_records.is_empty() {
+            metadata::append_uid_records(&self.dir, &new_records)?;
+            self.uidlist_records += new_records.len();
+        }
+        self.note_mtimes();
+        Ok(())
+    }
+
+    fn adopt_counters(&mut self, list: &Uidlist) {
+        let highest_record = list.records.iter().map(|record| record.uid).max().unwrap_or(0);
+        self.uid_next = self
+            .uid_next
+            .max(list.uid_next)
+            .max(highest_record.saturating_add(1));
+        for record in &list.records {
+            if let Some(modseq) = record.modseq {
+                self.highest_modseq = self.highest_modseq.max(modseq);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn insert(
+        &mut self,
+        uid: u32,
+        base: &str,
+        in_new: bool,
+        letters: &str,
+        flags: Flags,
+        size: u64,
+        date: SystemTime,
+        modseq: u64,
+    ) {
+        self.by_base.insert(base.to_string(), uid);
+        self.entries.insert(
+            uid,
+            Entry {
+                base: base.to_string(),
+                in_new,
+                letters: letters.to_string(),
+                flags,
+                size,
+                date,
+                modseq,
+            },
+        );
+    }
+
+    fn appended_change(&self, uid: u32) -> Change {
+        Change::Appended {
+            mailbox: self.name.clone(),
+            uid: Uid(NonZeroU32::new(uid).unwrap_or(NonZeroU32::MIN)),
+            modseq: ModSeq(self.entries.get(&uid).map_or(0, |entry| entry.modseq)),
+        }
+    }
+
+    fn take_uid(&mut self) -> Result<u32, StoreError> {
+        let uid = self.uid_next;
+        if uid == 0 || uid == u32::MAX {
+            return Err(StoreError::Limit("UID space exhausted"));
+        }
+        self.uid_next += 1;
+        Ok(uid)
+    }
+
+    fn rewrite_uidlist(&mut self) -> Result<(), StoreError> {
+        let list = Uidlist {
+            uid_validity: self.uid_validity,
+            uid_next: self.uid_next,
+            guid: self.guid.clone(),
+            records: self
+                .entries
+                .iter()
+                .map(|(&uid, entry)| UidRecord {
+                    uid,
+                    base: entry.base.clone(),
+                    modseq: Some(entry.modseq),
+                })
+                .collect(),
+            complete: true,
+        };
+        metadata::rewrite_uidlist(&self.dir, &list)?;
+        self.uidlist_records = list.records.len();
+        Ok(())
+    }
+
+    fn rewrite_modseq_log(&self) -> Result<(), StoreError> {
+        let by_uid: Vec<(u32, u64)> = self
+            .entries
+            .iter()
+            .map(|(&uid, entry)| (uid, entry.modseq))
+            .collect();
+        metadata::rewrite_modseq_log(&self.dir, self.highest_modseq, &by_uid)?;
+        Ok(())
+    }
+
+    fn uid_validity(&self) -> UidValidity {
+        UidValidity(NonZeroU32::new(self.uid_validity).unwrap_or(NonZeroU32::MIN))
+    }
+
+    pub(crate) fn validity(&self) -> UidValidity {
+        self.uid_validity()
+    }
+
+    fn meta(&self, uid: u32, entry: &Entry) -> Option<MessageMeta> {
+        Some(MessageMeta {
+            uid: Uid::new(uid)?,
+            size: entry.size,
+            flags: entry.flags.clone(),
+            internal_date: entry.date,
+            modseq: ModSeq(entry.modseq),
+        })
+    }
+
+    pub(crate) fn snapshot(&self) -> MailboxSnapshot {
+        let messages: Vec<MessageMeta> = self
+            .entries
+            .iter()
+            .filter_map(|(&uid, entry)| self.meta(uid, entry))
+            .collect();
+        MailboxSnapshot {
+            status: status_of(
+                self.uid_validity(),
+                Uid::new(self.uid_next).unwrap_or(Uid(NonZeroU32::MAX)),
+                ModSeq(self.highest_modseq),
+                &messages,
+            ),
+            messages,
+        }
+    }
+
+    /// The path of a message's file now.
+    pub(crate) fn path_of(&self, uid: Uid) -> Option<(PathBuf, u64)> {
+        let entry = self.entries.get(&uid.get())?;
+        let sub = if entry.in_new { "new" } else { "cur" };
+        Some((self.dir.join(sub).join(entry.file_name()), entry.size))
+    }
+
+    /// What a copy needs of a message: its path, flags and date.
+    pub(crate) fn copy_source(&self, uid: Uid) -> Option<(PathBuf, Flags, SystemTime, u64)> {
+        let entry = self.entries.get(&uid.get())?;
+        let (path, size) = self.path_of(uid)?;
+        Some((path, entry.flags.clone(), entry.date, size))
+    }
+
+    /// Info letters for `flags`, registering new keywords in `dovecot-keywords`.
+    pub(crate) fn letters_allocating(&mut self, flags: &Flags) -> Result<String, StoreError> {
+        let mut added = false;
+        for flag in flags {
+            if let Flag::Keyword(keyword) = flag {
+                if !self.keywords.contains(keyword) {
+                    match self.keywords.iter().position(String::is_empty) {
+                        Some(free) => self.keywords[free] = keyword.clone(),
+                        None if self.keywords.len() < 26 => self.keywords.push(keyword.clone()),
+                        None => return Err(StoreError::Limit("a Maildir folder holds at most 26 keywords")),
+                    }
+                    added = true;
+                }
+            }
+        }
+        if added {
+            metadata::write_keywords(&self.dir, &self.keywords)?;
+        }
+        letters_for(flags, &self.keywords).ok_or(StoreError::Limit("keyword has no letter"))
+    }
+
+    /// Moves a fully written and fsynced file from `tmp/` into `cur/` and gives it a UID.
+    /// Durable when it returns: the rename is flushed and the UID record fsynced.
+    pub(crate) fn commit(
+        &mut self,
+        temporary: &Path,
+        base: &str,
+        flags: Flags,
+        size: u64,
+        date: SystemTime,
+    ) -> Result<(Uid, ModSeq), StoreError> {
+        let letters = self.letters_allocating(&flags)?;
+        let uid = self.take_uid()?;
+        let cur = self.dir.join("cur");
+        fs::rename(temporary, cur.join(cur_name(base, &letters)))?;
+        sync_dir(&cur)?;
+        let modseq = self.bump();
+        metadata::append_uid_records(
+            &self.dir,
+            &[UidRecord {
+                uid,
+                base: base.to_string(),
+                modseq: Some(modseq),
+            }],
+        )?;
+        self.uidlist_records += 1;
+        self.insert(uid, base, false, &letters, flags, size, date, modseq);
+        self.note_mtimes();
+        let uid = Uid::new(uid).ok_or(StoreError::Limit("UID space exhausted"))?;
+        Ok((uid, ModSeq(modseq)))
+    }
+
+    pub(crate) fn store_flags(
+        &mut self,
+        uids: &[Uid],
+        operation: FlagOperation,
+        flags: &Flags,
+        unchanged_since: Option<ModSeq>,
+    ) -> Result<FlagsStored, StoreError> {
+        let mut stored = FlagsStored::default();
+        let mut log = Vec::new();
+        let mut touched_new = false;
+        for uid in uids {
+            let Some(entry) = self.entries.get(&uid.get()) else {
+                continue;
+            };
+            if unchanged_since.is_some_and(|since| entry.modseq > since.0) {
+                stored.modified.push(*uid);
+                continue;
+            }
+            let new_flags = operation.apply(&entry.flags, flags);
+            if new_flags == entry.flags {
+                continue;
+            }
+            let letters = self.letters_allocating(&new_flags)?;
+            let Some(entry) = self.entries.get(&uid.get()) else {
+                continue;
+            };
+            let from_dir = if entry.in_new { "new" } else { "cur" };
+            touched_new |= entry.in_new;
+            let from = self.dir.join(from_dir).join(entry.file_name());
+            let to = self.dir.join("cur").join(cur_name(&entry.base, &letters));
+            fs::rename(&from, &to)?;
+            let modseq = self.bump();
+            if let Some(entry) = self.entries.get_mut(&uid.get()) {
+                entry.in_new = false;
+                entry.letters = letters;
+                entry.flags = new_flags.clone();
+                entry.modseq = modseq;
+            }
+            log.push((Some(uid.get()), modseq));
+            stored.changed.push((*uid, new_flags, ModSeq(modseq)));
+        }
+        if !log.is_empty() {
+            sync_dir(&self.dir.join("cur"))?;
+            if touched_new {
+                sync_dir(&self.dir.join("new"))?;
+            }
+            metadata::append_modseq_records(&self.dir, &log)?;
+        }
+        self.note_mtimes();
+        Ok(stored)
+    }
+
+    pub(crate) fn expunge(&mut self, which: &Expunge) -> Result<Vec<Uid>, StoreError> {
+        let doomed: Vec<Uid> = self
+            .entries
+            .iter()
+            .filter_map(|(&uid, entry)| self.meta(uid, entry))
+            .filter(|meta| expunge_selects(which, meta))
+            .map(|meta| meta.uid)
+            .collect();
+        if doomed.is_empty() {
+            return Ok(doomed);
+        }
+        for uid in &doomed {
+            if let Some((path, _)) = self.path_of(*uid) {
+                match fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            if let Some(entry) = self.entries.remove(&uid.get()) {
+                self.by_base.remove(&entry.base);
+            }
+        }
+        sync_dir(&self.dir.join("cur"))?;
+        sync_dir(&self.dir.join("new"))?;
+        let modseq = self.bump();
+        metadata::append_modseq_records(&self.dir, &[(None, modseq)])?;
+        if self.uidlist_records > 2 * self.entries.len() + 100 {
+            self.rewrite_uidlist()?;
+        }
+        self.note_mtimes();
+        Ok(doomed)
+    }
+}
+
+fn new_guid(seed: u32) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(seed);
+    hasher.write_u128(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|since| since.as_nanos())
+            .unwrap_or(0),
+    );
+    let high = hasher.finish();
+    hasher.write_u64(high);
+    format!("{high:016x}{:016x}", hasher.finish())
+}

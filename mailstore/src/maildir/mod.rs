@@ -1,0 +1,713 @@
+//! The Maildir backend: the embedded default, readable by Dovecot and mutt, durable.
+//!
+//! # Layout
+//! ```text
+//! <root>/<account>/              the account's Maildir, which is its INBOX
+//!     cur/ new/ tmp/             messages (Maildir), flags in the names after ":2,"
+//!     dovecot-uidlist            UIDVALIDITY, UIDNEXT, one UID record per message
+//!     dovecot-keywords           keyword letters
+//!     mailstore-modseq           MODSEQ log
+//!     subscriptions              subscribed names, one a line
+//!     .Sent/ .Archive.2024/      other mailboxes (Maildir++: levels joined by ".",
+//!                                each level in modified UTF-7), each with the same files
+//!                                and a `maildirfolder` marker
+//! ```
+//! Dovecot pointed at `<root>/%u` with `maildir:` sees the same folders, messages, flags and
+//! UIDs.
+//!
+//! # Durability
+//! An append writes the message to `tmp/`, fsyncs it, renames it into `cur/`, fsyncs `cur/`,
+//! and fsyncs its UID record, all before it returns. A crash at any point leaves either no
+//! visible message or a complete one (given a UID on the next start if its record was lost).
+//! A failed write (a full disk) removes the temporary file and returns the error.
+//!
+//! # What it does not do
+//! Changes made by other programs are noticed when the folder is next used (by comparing the
+//! directories' modification times), not pushed as they happen. Keywords are limited to 26 per
+//! folder, as in Dovecot's Maildir.
+
+mod filename;
+mod folder;
+mod fsio;
+mod metadata;
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use folder::Folder;
+use mail_session::mutf7;
+
+use crate::changes::{Change, ChangeHub, ChangeSubscription};
+use crate::memory::whole_seconds;
+use crate::message::{
+    FlagOperation, Flags, MailboxInfo, MailboxSnapshot, MailboxStatus, ModSeq, SpecialUse, Uid,
+};
+use crate::names::{AccountName, MailboxName};
+use crate::store::{
+    AppendOptions, Appended, Copied, Expunge, FlagsStored, MailStore, MaildropLock, MaildropLocks,
+    MessageContent, StoreError,
+};
+
+const SPECIAL_USE_FILE: &str = "mailstore-special-use";
+const SUBSCRIPTIONS_FILE: &str = "subscriptions";
+const TRASH_PREFIX: &str = "..mailstore-trash-";
+
+type FolderKey = (AccountName, MailboxName);
+
+/// A [`MailStore`] on Maildir folders under one root directory.
+#[derive(Debug)]
+pub struct MaildirStore {
+    root: PathBuf,
+    hostname: String,
+    counter: AtomicU64,
+    last_validity: AtomicU32,
+    folders: Mutex<HashMap<FolderKey, Arc<Mutex<Folder>>>>,
+    accounts: Mutex<HashMap<AccountName, Arc<Mutex<()>>>>,
+    hub: ChangeHub,
+    locks: MaildropLocks,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The directory name of a non-INBOX mailbox: `.` and its levels in modified UTF-7, joined
+/// by `.`.
+fn folder_dir_name(name: &MailboxName) -> String {
+    let levels: Vec<String> = name.levels().map(mutf7::encode).collect();
+    format!(".{}", levels.join("."))
+}
+
+fn mailbox_from_dir_name(dir_name: &str) -> Option<MailboxName> {
+    let rest = dir_name.strip_prefix('.')?;
+    if rest.is_empty() || rest.starts_with('.') {
+        return None;
+    }
+    let levels: Option<Vec<String>> = rest.split('.').map(|level| mutf7::decode(level).ok()).collect();
+    MailboxName::try_from(levels?.join("/").as_str()).ok()
+}
+
+fn hostname() -> String {
+    let raw = fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let clean: String = raw
+        .trim()
+        .chars()
+        .filter(|ch| ch.is_ascii_alphanumeric() || *ch == '-' || *ch == '.')
+        .collect();
+    if clean.is_empty() {
+        "localhost".into()
+    } else {
+        clean
+    }
+}
+
+impl MaildirStore {
+    /// A store rooted at `root` (created if missing). Each account's Maildir is
+    /// `root/<account>`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<MaildirStore, StoreError> {
+        let root = root.into();
+        fs::create_dir_all(&root)?;
+        Ok(MaildirStore {
+            root,
+            hostname: hostname(),
+            counter: AtomicU64::new(0),
+            last_validity: AtomicU32::new(0),
+            folders: Mutex::new(HashMap::new()),
+            accounts: Mutex::new(HashMap::new()),
+            hub: ChangeHub::new(),
+            locks: MaildropLocks::default(),
+        })
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The Maildir of an account (its INBOX).
+    pub fn account_dir(&self, account: &AccountName) -> PathBuf {
+        self.root.join(account.as_str())
+    }
+
+    fn folder_dir(&self, account: &AccountName, name: &MailboxName) -> PathBuf {
+        let base = self.account_dir(account);
+        if name.is_inbox() {
+            base
+        } else {
+            base.join(folder_dir_name(name))
+        }
+    }
+
+    /// A UIDVALIDITY from the clock, distinct from any this process handed out before.
+    fn new_validity(&self) -> u32 {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|since| since.as_secs() as u32)
+            .unwrap_or(1)
+            .max(1);
+        let mut previous = self.last_validity.load(Ordering::Relaxed);
+        loop {
+            let next = now.max(previous.wrapping_add(1)).max(1);
+            match self.last_validity.compare_exchange(
+                previous,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return next,
+                Err(actual) => previous = actual,
+            }
+        }
+    }
+
+    fn account_lock(&self, account: &AccountName) -> Arc<Mutex<()>> {
+        lock(&self.accounts)
+            .entry(account.clone())
+            .or_default()
+            .clone()
+    }
+
+    /// Makes `cur/new/tmp` in `dir`; `marker` adds the Maildir++ `maildirfolder` file.
+    fn make_maildir(dir: &Path, marker: bool) -> io::Result<()> {
+        let made = fsio::ensure_dir(dir)?;
+        for sub in ["cur", "new", "tmp"] {
+            fsio::ensure_dir(&dir.join(sub))?;
+        }
+        if marker {
+            File::create(dir.join("maildirfolder"))?;
+        }
+        if made {
+            fsio::sync_dir(dir)?;
+            if let Some(parent) = dir.parent() {
+                fsio::sync_dir(parent)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn ensure_account(&self, account: &AccountName) -> Result<(), StoreError> {
+        let dir = self.account_dir(account);
+        if !dir.join("cur").is_dir() {
+            Self::make_maildir(&dir, false)?;
+        }
+        Ok(())
+    }
+
+    /// The folder index of a mailbox, loaded on first use and refreshed from disk.
+    fn folder(
+        &self,
+        account: &AccountName,
+        name: &MailboxName,
+    ) -> Result<Arc<Mutex<Folder>>, StoreError> {
+        self.ensure_account(account)?;
+        let key = (account.clone(), name.clone());
+        // Loading happens under the map's lock, so that two first users of a folder cannot
+        // both initialise its metadata.
+        let mut folders = lock(&self.folders);
+        if let Some(folder) = folders.get(&key) {
+            return Ok(folder.clone());
+        }
+        let dir = self.folder_dir(account, name);
+        if !dir.join("cur").is_dir() {
+            return Err(StoreError::NoSuchMailbox(name.clone()));
+        }
+        let loaded = Arc::new(Mutex::new(Folder::open(name.clone(), dir, || {
+            self.new_validity()
+        })?));
+        folders.insert(key, loaded.clone());
+        Ok(loaded)
+    }
+
+    fn with_folder<T>(
+        &self,
+        account: &AccountName,
+        name: &MailboxName,
+        action: impl FnOnce(&mut Folder) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let folder = self.folder(account, name)?;
+        let mut changes = Vec::new();
+        let result = {
+            let mut folder = lock(&folder);
+            folder.refresh(&mut changes)?;
+            action(&mut folder)
+        };
+        for change in changes {
+            self.hub.publish(account, change);
+        }
+        result
+    }
+
+    fn forget_folders(&self, account: &AccountName, names: &[MailboxName]) {
+        let mut folders = lock(&self.folders);
+        for name in names {
+            folders.remove(&(account.clone(), name.clone()));
+        }
+    }
+
+    fn unique_base(&self) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let counter = self.counter.fetch_add(1, Ordering::Relaxed);
+        format!(
+            "{}.M{}P{}Q{}.{}",
+            now.as_secs(),
+            now.subsec_micros(),
+            std::process::id(),
+            counter,
+            self.hostname
+        )
+    }
+
+    /// Writes `message` to a new file in `dir/tmp`, fsynced, with its modification time set to
+    /// `date`. Returns the path, the final base name (with `,S=` and `,W=`) and the size.
+    fn write_temporary(
+        &self,
+        dir: &Path,
+        message: &mut dyn Read,
+        max_size: Option<u64>,
+        date: SystemTime,
+    ) -> Result<(PathBuf, String, u64), StoreError> {
+        let unique = self.unique_base();
+        let path = dir.join("tmp").join(&unique);
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        let written = (|| -> Result<(u64, u64), StoreError> {
+            let mut buffer = vec![0u8; 64 * 1024];
+            let (mut size, mut bare_lf) = (0u64, 0u64);
+            let mut previous = 0u8;
+            loop {
+                let read = match message.read(&mut buffer) {
+                    Ok(0) => break,
+                    Ok(read) => read,
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(error) => return Err(error.into()),
+                };
+                let chunk = &buffer[..read];
+                size += read as u64;
+                if max_size.is_some_and(|limit| size > limit) {
+                    return Err(StoreError::TooLarge);
+                }
+                for newline in memchr::memchr_iter(b'\n', chunk) {
+                    let before = if newline == 0 { previous } else { chunk[newline - 1] };
+                    if before != b'\r' {
+                        bare_lf += 1;
+                    }
+                }
+                previous = chunk[read - 1];
+                file.write_all(chunk)?;
+            }
+            file.sync_all()?;
+            file.set_modified(date)?;
+            Ok((size, size + bare_lf))
+        })();
+        match written {
+            Ok((size, virtual_size)) => {
+                let base = format!("{unique},S={size},W={virtual_size}");
+                Ok((path, base, size))
+            }
+            Err(error) => {
+                drop(file);
+                let _ = fs::remove_file(&path);
+                Err(error)
+            }
+        }
+    }
+
+    fn read_special_use(dir: &Path) -> Option<SpecialUse> {
+        let text = fs::read_to_string(dir.join(SPECIAL_USE_FILE)).ok()?;
+        SpecialUse::from_imap(text.trim())
+    }
+
+    fn read_subscriptions(&self, account: &AccountName) -> Result<BTreeSet<MailboxName>, StoreError> {
+        match fs::read_to_string(self.account_dir(account).join(SUBSCRIPTIONS_FILE)) {
+            Ok(text) => Ok(text
+                .lines()
+                .filter_map(|line| MailboxName::try_from(line).ok())
+                .collect()),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(BTreeSet::new()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    fn mailbox_names(&self, account: &AccountName) -> Result<Vec<MailboxName>, StoreError> {
+        self.ensure_account(account)?;
+        let mut names = vec![MailboxName::inbox()];
+        for item in fs::read_dir(self.account_dir(account))? {
+            let item = item?;
+            let Ok(dir_name) = item.file_name().into_string() else {
+                continue;
+            };
+            if let Some(name) = mailbox_from_dir_name(&dir_name) {
+                if item.path().join("cur").is_dir() && !name.is_inbox() {
+                    names.push(name);
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+}
+
+impl MailStore for MaildirStore {
+    fn list_mailboxes(&self, account: &AccountName) -> Result<Vec<MailboxInfo>, StoreError> {
+        let subscriptions = self.read_subscriptions(account)?;
+        Ok(self
+            .mailbox_names(account)?
+            .into_iter()
+            .map(|name| MailboxInfo {
+                special_use: Self::read_special_use(&self.folder_dir(account, &name)),
+                subscribed: subscriptions.contains(&name),
+                name,
+            })
+            .collect())
+    }
+
+    fn create_mailbox(
+        &self,
+        account: &AccountName,
+        name: &MailboxName,
+        special_use: Option<SpecialUse>,
+    ) -> Result<(), StoreError> {
+        self.ensure_account(account)?;
+        let account_lock = self.account_lock(account);
+        let _held = lock(&account_lock);
+        let dir = self.folder_dir(account, name);
+        if name.is_inbox() || dir.join("cur").is_dir() {
+            return Err(StoreError::MailboxExists(name.clone()));
+        }
+        let mut ancestors = Vec::new();
+        let mut parent = name.parent();
+        while let Some(level) = parent {
+            parent = level.parent();
+            ancestors.push(level);
+        }
+        for ancestor in ancestors.iter().rev() {
+            if !ancestor.is_inbox() {
+                Self::make_maildir(&self.folder_dir(account, ancestor), true)?;
+            }
+        }
+        if let Some(special_use) = special_use {
+            // Written before the folder becomes visible under its name.
+            let staging = self
+                .account_dir(account)
+                .join(format!("{TRASH_PREFIX}new-{}", self.unique_base()));
+            Self::make_maildir(&staging, true)?;
+            fsio::replace_file(&staging.join(SPECIAL_USE_FILE), special_use.as_imap().as_bytes())?;
+            fs::rename(&staging, &dir)?;
+            fsio::sync_dir(&self.account_dir(account))?;
+        } else {
+            Self::make_maildir(&dir, true)?;
+        }
+        drop(_held);
+        self.hub.publish(account, Change::MailboxesChanged);
+        Ok(())
+    }
+
+    fn delete_mailbox(&self, account: &AccountName, name: &MailboxName) -> Result<(), StoreError> {
+        if name.is_inbox() {
+            return Err(StoreError::NotAllowed("INBOX cannot be deleted"));
+        }
+        self.ensure_account(account)?;
+        let account_lock = self.account_lock(account);
+        let held = lock(&account_lock);
+        let dir = self.folder_dir(account, name);
+        if !dir.join("cur").is_dir() {
+            return Err(StoreError::NoSuchMailbox(name.clone()));
+        }
+        // Out of sight in one rename, then removed.
+        let trash = self
+            .account_dir(account)
+            .join(format!("{TRASH_PREFIX}{}", self.unique_base()));
+        fs::rename(&dir, &trash)?;
+        fsio::sync_dir(&self.account_dir(account))?;
+        self.forget_folders(account, std::slice::from_ref(name));
+        drop(held);
+        fs::remove_dir_all(&trash)?;
+        self.hub.publish(account, Change::MailboxesChanged);
+        Ok(())
+    }
+
+    fn rename_mailbox(
+        &self,
+        account: &AccountName,
+        from: &MailboxName,
+        to: &MailboxName,
+    ) -> Result<(), StoreError> {
+        if from.is_inbox() {
+            self.create_mailbox(account, to, None)?;
+            let uids: Vec<Uid> = self
+                .snapshot(account, from)?
+                .messages
+                .iter()
+                .map(|message| message.uid)
+                .collect();
+            self.move_messages(account, from, &uids, to)?;
+            return Ok(());
+        }
+        if to.is_inbox() || to.is_below(from) {
+            return Err(StoreError::NotAllowed("cannot rename onto INBOX or below itself"));
+        }
+        self.ensure_account(account)?;
+        let account_lock = self.account_lock(account);
+        let held = lock(&account_lock);
+        if !self.folder_dir(account, from).join("cur").is_dir() {
+            return Err(StoreError::NoSuchMailbox(from.clone()));
+        }
+        if self.folder_dir(account, to).join("cur").is_dir() {
+            return Err(StoreError::MailboxExists(to.clone()));
+        }
+        let moving: Vec<MailboxName> = self
+            .mailbox_names(account)?
+            .into_iter()
+            .filter(|name| name == from || name.is_below(from))
+            .collect();
+        let mut parent = to.parent();
+        while let Some(level) = parent {
+            parent = level.parent();
+            if !level.is_inbox() && !moving.contains(&level) {
+                Self::make_maildir(&self.folder_dir(account, &level), true)?;
+            }
+        }
+        for old in &moving {
+            if let Some(new) = old.with_prefix_replaced(from, to) {
+                fs::rename(self.folder_dir(account, old), self.folder_dir(account, &new))?;
+            }
+        }
+        fsio::sync_dir(&self.account_dir(account))?;
+        self.forget_folders(account, &moving);
+        drop(held);
+        self.hub.publish(account, Change::MailboxesChanged);
+        Ok(())
+    }
+
+    fn set_subscribed(
+        &self,
+        account: &AccountName,
+        name: &MailboxName,
+        subscribed: bool,
+    ) -> Result<(), StoreError> {
+        self.ensure_account(account)?;
+        let account_lock = self.account_lock(account);
+        let _held = lock(&account_lock);
+        let mut subscriptions = self.read_subscriptions(account)?;
+        let changed = if subscribed {
+            subscriptions.insert(name.clone())
+        } else {
+            subscriptions.remove(name)
+        };
+        if changed {
+            let text: String = subscriptions
+                .iter()
+                .map(|name| format!("{name}\n"))
+                .collect();
+            fsio::replace_file(
+                &self.account_dir(account).join(SUBSCRIPTIONS_FILE),
+                text.as_bytes(),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn status(&self, account: &AccountName, name: &MailboxName) -> Result<MailboxStatus, StoreError> {
+        Ok(self.snapshot(account, name)?.status)
+    }
+
+    fn snapshot(
+        &self,
+        account: &AccountName,
+        name: &MailboxName,
+    ) -> Result<MailboxSnapshot, StoreError> {
+        self.with_folder(account, name, |folder| Ok(folder.snapshot()))
+    }
+
+    fn append(
+        &self,
+        account: &AccountName,
+        name: &MailboxName,
+        message: &mut dyn Read,
+        options: AppendOptions,
+    ) -> Result<Appended, StoreError> {
+        let folder = self.folder(account, name)?;
+        let dir = lock(&folder).dir().to_path_buf();
+        let date = whole_seconds(options.internal_date.unwrap_or_else(SystemTime::now));
+        // The slow part, writing and fsyncing the data, happens outside the folder lock.
+        let (temporary, base, size) = self.write_temporary(&dir, message, options.max_size, date)?;
+        let committed = self.with_folder(account, name, |folder| {
+            let validity = folder.validity();
+            folder
+                .commit(&temporary, &base, options.flags.clone(), size, date)
+                .map(|(uid, modseq)| Appended {
+                    uid_validity: validity,
+                    uid,
+                    modseq,
+                    size,
+                })
+        });
+        match committed {
+            Ok(appended) => {
+                self.hub.publish(
+                    account,
+                    Change::Appended {
+                        mailbox: name.clone(),
+                        uid: appended.uid,
+                        modseq: appended.modseq,
+                    },
+                );
+                Ok(appended)
+            }
+            Err(error) => {
+                let _ = fs::remove_file(&temporary);
+                Err(error)
+            }
+        }
+    }
+
+    fn open_message(
+        &self,
+        account: &AccountName,
+        name: &MailboxName,
+        uid: Uid,
+    ) -> Result<MessageContent, StoreError> {
+        self.with_folder(account, name, |folder| {
+            let (path, size) = folder.path_of(uid).ok_or(StoreError::NoSuchMessage(uid))?;
+            let file = match File::open(&path) {
+                Ok(file) => file,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                    return Err(StoreError::NoSuchMessage(uid))
+                }
+                Err(error) => return Err(error.into()),
+            };
+            let size = file.metadata().map(|meta| meta.len()).unwrap_or(size);
+            Ok(MessageContent {
+                size,
+                reader: Box::new(file),
+            })
+        })
+    }
+
+    fn store_flags(
+        &self,
+        account: &AccountName,
+        name: &MailboxName,
+        uids: &[Uid],
+        operation: FlagOperation,
+        flags: &Flags,
+        unchanged_since: Option<ModSeq>,
+    ) -> Result<FlagsStored, StoreError> {
+        let stored = self.with_folder(account, name, |folder| {
+            folder.store_flags(uids, operation, flags, unchanged_since)
+        })?;
+        for (uid, flags, modseq) in &stored.changed {
+            self.hub.publish(
+                account,
+                Change::FlagsChanged {
+                    mailbox: name.clone(),
+                    uid: *uid,
+                    flags: flags.clone(),
+                    modseq: *modseq,
+                },
+            );
+        }
+        Ok(stored)
+    }
+
+    fn expunge(
+        &self,
+        account: &AccountName,
+        name: &MailboxName,
+        which: Expunge,
+    ) -> Result<Vec<Uid>, StoreError> {
+        let removed = self.with_folder(account, name, |folder| folder.expunge(&which))?;
+        if !removed.is_empty() {
+            self.hub.publish(
+                account,
+                Change::Expunged {
+                    mailbox: name.clone(),
+                    uids: removed.clone(),
+                },
+            );
+        }
+        Ok(removed)
+    }
+
+    fn copy_messages(
+        &self,
+        account: &AccountName,
+        from: &MailboxName,
+        uids: &[Uid],
+        to: &MailboxName,
+    ) -> Result<Copied, StoreError> {
+        let sources = self.with_folder(account, from, |folder| {
+            Ok(uids
+                .iter()
+                .filter_map(|uid| folder.copy_source(*uid).map(|source| (*uid, source)))
+                .collect::<Vec<_>>())
+        })?;
+        let target = self.folder(account, to)?;
+        let target_dir = lock(&target).dir().to_path_buf();
+        let mut copied = Copied {
+            uid_validity: lock(&target).validity(),
+            uids: Vec::new(),
+        };
+        for (uid, (path, flags, date, _)) in sources {
+            let mut file = match File::open(&path) {
+                Ok(file) => file,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(error.into()),
+            };
+            let (temporary, base, size) = self.write_temporary(&target_dir, &mut file, None, date)?;
+            let committed = self.with_folder(account, to, |folder| {
+                folder.commit(&temporary, &base, flags, size, date)
+            });
+            match committed {
+                Ok((new_uid, modseq)) => {
+                    copied.uids.push((uid, new_uid));
+                    self.hub.publish(
+                        account,
+                        Change::Appended {
+                            mailbox: to.clone(),
+                            uid: new_uid,
+                            modseq,
+                        },
+                    );
+                }
+                Err(error) => {
+                    let _ = fs::remove_file(&temporary);
+                    return Err(error);
+                }
+            }
+        }
+        Ok(copied)
+    }
+
+    fn lock_maildrop(&self, account: &AccountName) -> Result<MaildropLock, StoreError> {
+        self.locks.lock(account)
+    }
+
+    fn subscribe(&self, account: &AccountName) -> ChangeSubscription {
+        self.hub.subscribe(account)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_names_map_to_maildir_plus_plus_directories() {
+        let name = MailboxName::try_from("Archiv/2024/Entwürfe").unwrap();
+        assert_eq!(folder_dir_name(&name), ".Archiv.2024.Entw&APw-rfe");
+        assert_eq!(mailbox_from_dir_name(".Archiv.2024.Entw&APw-rfe"), Some(name));
+        assert_eq!(mailbox_from_dir_name(".."), None);
+        assert_eq!(mailbox_from_dir_name("..mailstore-trash-1"), None);
+        assert_eq!(mailbox_from_dir_name(".a..b"), None);
+    }
+}
