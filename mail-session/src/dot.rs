@@ -355,7 +355,10 @@ mod tests {
 
     #[test]
     fn dots_at_line_starts_are_doubled_and_bare_lf_becomes_crlf() {
-        assert_eq!(stuff(&[b".a\n.b\r\n..c\nd"]), b"..a\r\n..b\r\n...c\r\nd\r\n.\r\n");
+        assert_eq!(
+            stuff(&[b".a\n.b\r\n..c\nd"]),
+            b"..a\r\n..b\r\n...c\r\nd\r\n.\r\n"
+        );
         assert_eq!(stuff(&[b""]), b".\r\n");
         assert_eq!(stuff(&[b"a\r", b"\n", b".b\n"]), b"a\r\n..b\r\n.\r\n");
     }

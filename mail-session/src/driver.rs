@@ -136,9 +136,9 @@ impl StartTls<Transport> for TlsUpgrade {
                 io::ErrorKind::Unsupported,
                 "TLS is not configured",
             )),
-            TlsUpgrade::Server(acceptor) => Ok(Transport::ServerTls(Box::new(
-                acceptor.accept(tcp).await?,
-            ))),
+            TlsUpgrade::Server(acceptor) => {
+                Ok(Transport::ServerTls(Box::new(acceptor.accept(tcp).await?)))
+            }
             TlsUpgrade::Client {
                 connector,
                 server_name,
@@ -208,7 +208,10 @@ where
             session.shutdown_requested();
         }
         let now = Instant::now();
-        if session.poll_timeout().is_some_and(|deadline| deadline <= now) {
+        if session
+            .poll_timeout()
+            .is_some_and(|deadline| deadline <= now)
+        {
             session.handle_timeout(now);
         }
         match session.next(now) {
@@ -280,7 +283,9 @@ where
 fn is_disconnect(error: &io::Error) -> bool {
     matches!(
         error.kind(),
-        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::UnexpectedEof
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::UnexpectedEof
     )
 }
 
@@ -415,9 +420,15 @@ mod tests {
         let (_stop, shutdown) = watch::channel(false);
         let task = tokio::spawn(async move {
             let mut session = shout(None);
-            drive(&mut session, &mut ShoutHandler, server, &mut NoTls, shutdown)
-                .await
-                .map(|(_, ended)| ended)
+            drive(
+                &mut session,
+                &mut ShoutHandler,
+                server,
+                &mut NoTls,
+                shutdown,
+            )
+            .await
+            .map(|(_, ended)| ended)
         });
         let (read, mut write) = tokio::io::split(client);
         write
@@ -441,7 +452,14 @@ mod tests {
         let (_stop, shutdown) = watch::channel(false);
         let task = tokio::spawn(async move {
             let mut session = shout(None);
-            drive(&mut session, &mut ShoutHandler, server, &mut NoTls, shutdown).await
+            drive(
+                &mut session,
+                &mut ShoutHandler,
+                server,
+                &mut NoTls,
+                shutdown,
+            )
+            .await
         });
         let (mut read, mut write) = tokio::io::split(client);
         let writer = tokio::spawn(async move {
@@ -467,7 +485,14 @@ mod tests {
         let deadline = Instant::now() + std::time::Duration::from_millis(50);
         let task = tokio::spawn(async move {
             let mut session = shout(Some(deadline));
-            drive(&mut session, &mut ShoutHandler, server, &mut NoTls, shutdown).await
+            drive(
+                &mut session,
+                &mut ShoutHandler,
+                server,
+                &mut NoTls,
+                shutdown,
+            )
+            .await
         });
         let mut received = String::new();
         let mut client = client;
@@ -484,9 +509,15 @@ mod tests {
         let (_stop, shutdown) = watch::channel(false);
         let task = tokio::spawn(async move {
             let mut session = shout(None);
-            drive(&mut session, &mut ShoutHandler, server, &mut NoTls, shutdown)
-                .await
-                .map(|(_, ended)| ended)
+            drive(
+                &mut session,
+                &mut ShoutHandler,
+                server,
+                &mut NoTls,
+                shutdown,
+            )
+            .await
+            .map(|(_, ended)| ended)
         });
         drop(client);
         assert_eq!(task.await.unwrap().unwrap(), Ended::Closed);

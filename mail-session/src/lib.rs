@@ -14,7 +14,7 @@
 //!
 //! - [`session`]: the [`Session`] contract and the [`Progress`] steps it yields;
 //! - [`Limits`]: one value per session with every size limit, checked before allocating;
-//! - [`line`]: a line reader with a length limit that discards an over-long line to its end;
+//! - [`line`](mod@line): a line reader with a length limit that discards an over-long line to its end;
 //! - [`dot`]: streaming dot-stuffing and dot-unstuffing (POP3 RETR/TOP, SMTP DATA);
 //! - [`sasl`]: SASL PLAIN and LOGIN, server and client side, with `*` cancel;
 //! - [`login_delay`]: a growing, per-address delay after failed logins (time passed in);

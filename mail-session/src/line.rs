@@ -145,7 +145,10 @@ mod tests {
                     None => break,
                 }
             }
-            assert!(buffer.len() <= max, "reader let the buffer grow past the limit");
+            assert!(
+                buffer.len() <= max,
+                "reader let the buffer grow past the limit"
+            );
         }
         found
     }

@@ -163,12 +163,13 @@ mod tests {
         let mut greeting = [0u8; 3];
         first.read_exact(&mut greeting).await.unwrap();
         let mut second = TcpStream::connect(address).await.unwrap();
-        let waited = tokio::time::timeout(
-            Duration::from_millis(200),
-            second.read_exact(&mut greeting),
-        )
-        .await;
-        assert!(waited.is_err(), "the second connection was served over the limit");
+        let waited =
+            tokio::time::timeout(Duration::from_millis(200), second.read_exact(&mut greeting))
+                .await;
+        assert!(
+            waited.is_err(),
+            "the second connection was served over the limit"
+        );
         drop(first);
         second.read_exact(&mut greeting).await.unwrap();
         assert_eq!(&greeting, b"hi\n");
@@ -210,6 +211,9 @@ mod tests {
             .await
             .expect("serve gives up on connections after the grace period")
             .unwrap();
-        assert!(TcpStream::connect(address).await.is_err(), "no longer listening");
+        assert!(
+            TcpStream::connect(address).await.is_err(),
+            "no longer listening"
+        );
     }
 }

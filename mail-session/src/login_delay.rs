@@ -62,8 +62,9 @@ impl FailedLoginDelay {
     pub fn record_failure(&mut self, address: IpAddr, now: Instant) -> Duration {
         let forget_after = self.policy.forget_after;
         if !self.entries.contains_key(&address) && self.entries.len() >= self.policy.capacity {
-            self.entries
-                .retain(|_, entry| now.saturating_duration_since(entry.last_failure) < forget_after);
+            self.entries.retain(|_, entry| {
+                now.saturating_duration_since(entry.last_failure) < forget_after
+            });
             if self.entries.len() >= self.policy.capacity {
                 if let Some(oldest) = self
                     .entries

@@ -129,7 +129,14 @@ mod tests {
 
     #[test]
     fn non_canonical_forms_are_refused() {
-        for bad in ["&", "&Jjo", "&U,BTFw-&ZeVnLIqe-", "a\u{7f}", "&AGEAYg-", "&2D0-"] {
+        for bad in [
+            "&",
+            "&Jjo",
+            "&U,BTFw-&ZeVnLIqe-",
+            "a\u{7f}",
+            "&AGEAYg-",
+            "&2D0-",
+        ] {
             assert!(decode(bad).is_err(), "{bad:?} was accepted");
         }
     }

@@ -428,7 +428,10 @@ mod tests {
     #[test]
     fn a_star_cancels_at_any_step() {
         let (mut server, _) = ServerExchange::start(Mechanism::Login, None).unwrap();
-        assert!(matches!(server.step(&b64(b"alice")), ServerStep::Challenge(_)));
+        assert!(matches!(
+            server.step(&b64(b"alice")),
+            ServerStep::Challenge(_)
+        ));
         assert_eq!(server.step(b"*"), ServerStep::Failed(SaslError::Cancelled));
     }
 

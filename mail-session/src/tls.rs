@@ -79,7 +79,10 @@ pub fn server_config(
     let config = ServerConfig::builder_with_provider(crypto_provider())
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
-        .with_single_cert(load_certificates(certificate)?, load_private_key(private_key)?)?;
+        .with_single_cert(
+            load_certificates(certificate)?,
+            load_private_key(private_key)?,
+        )?;
     Ok(Arc::new(config))
 }
 
@@ -94,7 +97,11 @@ pub fn ensure_self_signed(
         return Ok(false);
     }
     let generated = rcgen::generate_simple_self_signed(names.to_vec())?;
-    write_file(private_key, generated.key_pair.serialize_pem().as_bytes(), 0o600)?;
+    write_file(
+        private_key,
+        generated.key_pair.serialize_pem().as_bytes(),
+        0o600,
+    )?;
     write_file(certificate, generated.cert.pem().as_bytes(), 0o644)?;
     Ok(true)
 }
@@ -149,11 +156,18 @@ mod tests {
     #[test]
     fn a_certificate_is_made_once_and_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let (cert, key) = (dir.path().join("tls/cert.pem"), dir.path().join("tls/key.pem"));
+        let (cert, key) = (
+            dir.path().join("tls/cert.pem"),
+            dir.path().join("tls/key.pem"),
+        );
         assert!(ensure_self_signed(&cert, &key, &["localhost".into()]).unwrap());
         let first = fs::read(&cert).unwrap();
         assert!(!ensure_self_signed(&cert, &key, &["localhost".into()]).unwrap());
-        assert_eq!(fs::read(&cert).unwrap(), first, "an existing certificate is kept");
+        assert_eq!(
+            fs::read(&cert).unwrap(),
+            first,
+            "an existing certificate is kept"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -89,7 +89,9 @@ impl AccessPolicy {
             Protocol::Submission => self.submission,
         };
         if self.admin && matches!(protocol, Protocol::Pop3 | Protocol::Imap) {
-            return Err(AuthError::Refused("administrator accounts have no mailbox access"));
+            return Err(AuthError::Refused(
+                "administrator accounts have no mailbox access",
+            ));
         }
         if !switched_on {
             return Err(AuthError::ProtocolDisabled(protocol));
@@ -119,7 +121,11 @@ impl AccessPolicy {
             submission: false,
             admin: false,
         };
-        for part in field.split(',').map(str::trim).filter(|part| !part.is_empty()) {
+        for part in field
+            .split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+        {
             match part {
                 "pop3" => policy.pop3 = true,
                 "imap" => policy.imap = true,
@@ -241,6 +247,22 @@ fn hash_password(password: &str) -> Result<String, UsersFileError> {
         .map_err(|error| UsersFileError::Hash(error.to_string()))
 }
 
+/// A fresh random password of 20 letters and digits (about 119 bits), for demo accounts and
+/// `user add` without a given password.
+pub fn generate_password() -> String {
+    use argon2::password_hash::rand_core::RngCore;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut password = String::with_capacity(20);
+    while password.len() < 20 {
+        let byte = (OsRng.next_u32() & 0xff) as usize;
+        // Rejection sampling keeps every letter equally likely.
+        if byte < 256 - 256 % ALPHABET.len() {
+            password.push(ALPHABET[byte % ALPHABET.len()] as char);
+        }
+    }
+    password
+}
+
 fn verify_password(hash: &str, password: &str) -> bool {
     // argon2 compares the digests in constant time.
     PasswordHash::new(hash)
@@ -270,7 +292,9 @@ impl UsersFile {
     }
 
     fn modified(&self) -> Option<SystemTime> {
-        fs::metadata(&self.path).and_then(|meta| meta.modified()).ok()
+        fs::metadata(&self.path)
+            .and_then(|meta| meta.modified())
+            .ok()
     }
 
     fn reload_if_changed(&self) -> Result<(), UsersFileError> {
@@ -331,7 +355,12 @@ impl UsersFile {
         let mut text = String::from("# mail-server users file: name:argon2-hash:access\n");
         text.push_str("# access: any of pop3,imap,submission,admin (comma-separated)\n");
         for (name, record) in users {
-            text.push_str(&format!("{}:{}:{}\n", name, record.hash, record.policy.to_field()));
+            text.push_str(&format!(
+                "{}:{}:{}\n",
+                name,
+                record.hash,
+                record.policy.to_field()
+            ));
         }
         let io_error = |source| UsersFileError::Io {
             path: self.path.clone(),
@@ -469,7 +498,9 @@ impl Directory for UsersFile {
             .map_or(self.dummy_hash.as_str(), |(_, record)| record.hash.as_str());
         let password_ok = verify_password(hash, password);
         if is_reserved(username) {
-            return Err(AuthError::Refused("anonymous and guest logins are not allowed"));
+            return Err(AuthError::Refused(
+                "anonymous and guest logins are not allowed",
+            ));
         }
         let (account, record) = match record {
             Some(found) if password_ok => found,
@@ -501,9 +532,14 @@ mod tests {
     #[test]
     fn a_user_logs_in_with_the_right_password_only() {
         let (_dir, users) = users();
-        users.add_user("Alice", "correct horse", AccessPolicy::default()).unwrap();
+        users
+            .add_user("Alice", "correct horse", AccessPolicy::default())
+            .unwrap();
         assert_eq!(
-            users.authenticate("alice", "correct horse", Protocol::Imap).unwrap().as_str(),
+            users
+                .authenticate("alice", "correct horse", Protocol::Imap)
+                .unwrap()
+                .as_str(),
             "alice"
         );
         assert_eq!(
@@ -523,14 +559,20 @@ mod tests {
     #[test]
     fn protocols_are_switched_per_account() {
         let (_dir, users) = users();
-        users.add_user("bob", "pw", AccessPolicy::default()).unwrap();
-        users.set_policy("bob", |policy| policy.pop3 = false).unwrap();
+        users
+            .add_user("bob", "pw", AccessPolicy::default())
+            .unwrap();
+        users
+            .set_policy("bob", |policy| policy.pop3 = false)
+            .unwrap();
         assert_eq!(
             users.authenticate("bob", "pw", Protocol::Pop3),
             Err(AuthError::ProtocolDisabled(Protocol::Pop3))
         );
         assert!(users.authenticate("bob", "pw", Protocol::Imap).is_ok());
-        assert!(users.authenticate("bob", "pw", Protocol::Submission).is_ok());
+        assert!(users
+            .authenticate("bob", "pw", Protocol::Submission)
+            .is_ok());
     }
 
     #[test]
@@ -547,7 +589,9 @@ mod tests {
                 Err(AuthError::Refused(_))
             ));
         }
-        assert!(users.authenticate("root", "pw", Protocol::Submission).is_ok());
+        assert!(users
+            .authenticate("root", "pw", Protocol::Submission)
+            .is_ok());
     }
 
     #[test]
@@ -575,7 +619,9 @@ mod tests {
     #[test]
     fn changes_survive_reopening_and_reach_a_running_reader() {
         let (dir, users) = users();
-        users.add_user("carol", "one", AccessPolicy::default()).unwrap();
+        users
+            .add_user("carol", "one", AccessPolicy::default())
+            .unwrap();
         let reader = UsersFile::open(dir.path().join("users")).unwrap();
         assert!(reader.authenticate("carol", "one", Protocol::Imap).is_ok());
         std::thread::sleep(std::time::Duration::from_millis(20));

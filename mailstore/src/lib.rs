@@ -40,7 +40,9 @@ pub mod names;
 pub mod store;
 
 pub use changes::{Change, ChangeSubscription};
-pub use directory::{AccessPolicy, AuthError, Directory, Protocol, UsersFile};
+pub use directory::{
+    generate_password, AccessPolicy, AuthError, Directory, Protocol, UsersFile, UsersFileError,
+};
 pub use maildir::MaildirStore;
 pub use memory::MemoryStore;
 pub use message::{

@@ -8,8 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::changes::{Change, ChangeHub, ChangeSubscription};
 use crate::message::{
-    status_of, Flag, FlagOperation, Flags, MailboxInfo, MailboxSnapshot, MailboxStatus, MessageMeta,
-    ModSeq, SpecialUse, Uid, UidValidity,
+    status_of, Flag, FlagOperation, Flags, MailboxInfo, MailboxSnapshot, MailboxStatus,
+    MessageMeta, ModSeq, SpecialUse, Uid, UidValidity,
 };
 use crate::names::{AccountName, MailboxName};
 use crate::store::{
@@ -48,7 +48,12 @@ impl Mailbox {
         ModSeq(self.highest_modseq)
     }
 
-    fn insert(&mut self, data: Arc<[u8]>, flags: Flags, internal_date: SystemTime) -> Result<Appended, StoreError> {
+    fn insert(
+        &mut self,
+        data: Arc<[u8]>,
+        flags: Flags,
+        internal_date: SystemTime,
+    ) -> Result<Appended, StoreError> {
         let uid = Uid::new(self.uid_next).ok_or(StoreError::Limit("UID space exhausted"))?;
         self.uid_next = self
             .uid_next
@@ -125,11 +130,16 @@ impl MemoryStore {
     }
 
     fn new_mailbox(&self, special_use: Option<SpecialUse>) -> Mailbox {
-        let mut next = self.next_uid_validity.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = self
+            .next_uid_validity
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let validity = *next;
         *next = next.wrapping_add(1).max(1);
         Mailbox {
-            uid_validity: UidValidity(std::num::NonZeroU32::new(validity).unwrap_or(std::num::NonZeroU32::MIN)),
+            uid_validity: UidValidity(
+                std::num::NonZeroU32::new(validity).unwrap_or(std::num::NonZeroU32::MIN),
+            ),
             uid_next: 1,
             highest_modseq: 1,
             special_use,
@@ -151,7 +161,9 @@ impl MemoryStore {
             Some(entry) => entry,
             None => {
                 let mut fresh = Account::default();
-                fresh.mailboxes.insert(MailboxName::inbox(), self.new_mailbox(None));
+                fresh
+                    .mailboxes
+                    .insert(MailboxName::inbox(), self.new_mailbox(None));
                 accounts.entry(account.clone()).or_insert(fresh)
             }
         };
@@ -202,11 +214,15 @@ impl MailStore for MemoryStore {
             let mut parent = name.parent();
             while let Some(level) = parent {
                 if !entry.mailboxes.contains_key(&level) {
-                    entry.mailboxes.insert(level.clone(), self.new_mailbox(None));
+                    entry
+                        .mailboxes
+                        .insert(level.clone(), self.new_mailbox(None));
                 }
                 parent = level.parent();
             }
-            entry.mailboxes.insert(name.clone(), self.new_mailbox(special_use));
+            entry
+                .mailboxes
+                .insert(name.clone(), self.new_mailbox(special_use));
             Ok(())
         })?;
         self.hub.publish(account, Change::MailboxesChanged);
@@ -246,7 +262,9 @@ impl MailStore for MemoryStore {
             return Ok(());
         }
         if to.is_inbox() || to.is_below(from) {
-            return Err(StoreError::NotAllowed("cannot rename onto INBOX or below itself"));
+            return Err(StoreError::NotAllowed(
+                "cannot rename onto INBOX or below itself",
+            ));
         }
         self.with_account(account, |entry| {
             if !entry.mailboxes.contains_key(from) {
@@ -272,7 +290,9 @@ impl MailStore for MemoryStore {
             let mut parent = to.parent();
             while let Some(level) = parent {
                 if !entry.mailboxes.contains_key(&level) {
-                    entry.mailboxes.insert(level.clone(), self.new_mailbox(None));
+                    entry
+                        .mailboxes
+                        .insert(level.clone(), self.new_mailbox(None));
                 }
                 parent = level.parent();
             }
@@ -298,7 +318,11 @@ impl MailStore for MemoryStore {
         })
     }
 
-    fn status(&self, account: &AccountName, name: &MailboxName) -> Result<MailboxStatus, StoreError> {
+    fn status(
+        &self,
+        account: &AccountName,
+        name: &MailboxName,
+    ) -> Result<MailboxStatus, StoreError> {
         self.with_mailbox(account, name, |mailbox| Ok(mailbox.status()))
     }
 
@@ -452,7 +476,14 @@ impl MailStore for MemoryStore {
             let picked: Vec<(Uid, Arc<[u8]>, Flags, SystemTime)> = uids
                 .iter()
                 .filter_map(|uid| source.messages.get(uid))
-                .map(|m| (m.meta.uid, m.data.clone(), m.meta.flags.clone(), m.meta.internal_date))
+                .map(|m| {
+                    (
+                        m.meta.uid,
+                        m.data.clone(),
+                        m.meta.flags.clone(),
+                        m.meta.internal_date,
+                    )
+                })
                 .collect();
             let target = entry
                 .mailboxes

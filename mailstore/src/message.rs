@@ -70,9 +70,9 @@ impl Flag {
     pub fn keyword(name: &str) -> Option<Flag> {
         let valid = !name.is_empty()
             && name.len() <= 64
-            && name.bytes().all(|byte| {
-                byte.is_ascii_graphic() && !b"(){%*\"\\]".contains(&byte)
-            });
+            && name
+                .bytes()
+                .all(|byte| byte.is_ascii_graphic() && !b"(){%*\"\\]".contains(&byte));
         valid.then(|| Flag::Keyword(name.to_string()))
     }
 

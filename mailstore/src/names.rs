@@ -145,7 +145,11 @@ impl MailboxName {
     }
 
     /// This name with the prefix `from` replaced by `to` (for renaming a subtree).
-    pub fn with_prefix_replaced(&self, from: &MailboxName, to: &MailboxName) -> Option<MailboxName> {
+    pub fn with_prefix_replaced(
+        &self,
+        from: &MailboxName,
+        to: &MailboxName,
+    ) -> Option<MailboxName> {
         if self == from {
             return Some(to.clone());
         }
@@ -228,16 +232,28 @@ mod tests {
             long.as_bytes(),
         ];
         for name in cases {
-            assert!(MailboxName::try_from(name).is_err(), "{name:?} was accepted");
+            assert!(
+                MailboxName::try_from(name).is_err(),
+                "{name:?} was accepted"
+            );
         }
     }
 
     #[test]
     fn inbox_is_case_insensitive_and_other_names_keep_their_case() {
         assert!(MailboxName::try_from("inBox").unwrap().is_inbox());
-        assert_eq!(MailboxName::try_from("iNbox/Sub").unwrap().as_str(), "INBOX/Sub");
-        assert_eq!(MailboxName::try_from("Entwürfe").unwrap().as_str(), "Entwürfe");
-        assert_eq!(MailboxName::try_from("inboxes").unwrap().as_str(), "inboxes");
+        assert_eq!(
+            MailboxName::try_from("iNbox/Sub").unwrap().as_str(),
+            "INBOX/Sub"
+        );
+        assert_eq!(
+            MailboxName::try_from("Entwürfe").unwrap().as_str(),
+            "Entwürfe"
+        );
+        assert_eq!(
+            MailboxName::try_from("inboxes").unwrap().as_str(),
+            "inboxes"
+        );
     }
 
     #[test]
@@ -256,6 +272,9 @@ mod tests {
         for bad in ["", ".", "..", "../x", "a/b", "a b", "a\0", ".hidden"] {
             assert!(AccountName::try_from(bad).is_err(), "{bad:?} was accepted");
         }
-        assert_eq!(AccountName::try_from("Alice@Example.org").unwrap().as_str(), "alice@example.org");
+        assert_eq!(
+            AccountName::try_from("Alice@Example.org").unwrap().as_str(),
+            "alice@example.org"
+        );
     }
 }

@@ -184,8 +184,11 @@ pub trait MailStore: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// The mailbox's counters.
-    fn status(&self, account: &AccountName, name: &MailboxName)
-        -> Result<MailboxStatus, StoreError>;
+    fn status(
+        &self,
+        account: &AccountName,
+        name: &MailboxName,
+    ) -> Result<MailboxStatus, StoreError>;
 
     /// The mailbox's counters and every message, consistently.
     fn snapshot(
@@ -264,7 +267,11 @@ pub trait MailStore: Send + Sync {
     fn subscribe(&self, account: &AccountName) -> ChangeSubscription;
 
     /// Delivers a message to the account's INBOX (submission to a local recipient).
-    fn deliver(&self, account: &AccountName, message: &mut dyn Read) -> Result<Appended, StoreError> {
+    fn deliver(
+        &self,
+        account: &AccountName,
+        message: &mut dyn Read,
+    ) -> Result<Appended, StoreError> {
         self.append(
             account,
             &MailboxName::inbox(),
@@ -283,7 +290,10 @@ pub struct MaildropLocks {
 impl MaildropLocks {
     /// Takes the lock of `account`, or fails with [`StoreError::InUse`].
     pub fn lock(&self, account: &AccountName) -> Result<MaildropLock, StoreError> {
-        let mut held = self.held.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if !held.insert(account.clone()) {
             return Err(StoreError::InUse);
         }
@@ -320,11 +330,16 @@ impl Drop for MaildropLock {
 }
 
 /// Reads `message` fully into memory, refusing more than `max_size` octets.
-pub(crate) fn read_limited(message: &mut dyn Read, max_size: Option<u64>) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn read_limited(
+    message: &mut dyn Read,
+    max_size: Option<u64>,
+) -> Result<Vec<u8>, StoreError> {
     let mut data = Vec::new();
     match max_size {
         Some(limit) => {
-            message.take(limit.saturating_add(1)).read_to_end(&mut data)?;
+            message
+                .take(limit.saturating_add(1))
+                .read_to_end(&mut data)?;
             if data.len() as u64 > limit {
                 return Err(StoreError::TooLarge);
             }

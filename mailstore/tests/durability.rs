@@ -13,7 +13,9 @@ const CHILD_ENV: &str = "MAILSTORE_CRASH_CHILD_DIR";
 fn message(n: u32) -> Vec<u8> {
     let mut body = format!("Subject: message {n}\r\nX-Number: {n}\r\n\r\n").into_bytes();
     for line in 0..400 {
-        body.extend_from_slice(format!("{n:08} line {line:04} of the body of a test message\r\n").as_bytes());
+        body.extend_from_slice(
+            format!("{n:08} line {line:04} of the body of a test message\r\n").as_bytes(),
+        );
     }
     body
 }
@@ -70,7 +72,10 @@ fn acknowledged_deliveries_survive_sigkill() {
             }
         }
         child.wait().unwrap();
-        assert!(acknowledged.len() >= 40, "child acknowledged too few deliveries");
+        assert!(
+            acknowledged.len() >= 40,
+            "child acknowledged too few deliveries"
+        );
 
         let store = MaildirStore::open(dir.path()).unwrap();
         let snapshot = store.snapshot(&account, &MailboxName::inbox()).unwrap();
@@ -117,7 +122,10 @@ fn a_stream_that_fails_midway_leaves_nothing_visible() {
     impl Read for FailingReader {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
             if self.0 == 0 {
-                return Err(std::io::Error::new(std::io::ErrorKind::StorageFull, "disk full"));
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::StorageFull,
+                    "disk full",
+                ));
             }
             self.0 -= 1;
             let n = buf.len().min(1000);
@@ -130,10 +138,20 @@ fn a_stream_that_fails_midway_leaves_nothing_visible() {
     let account = AccountName::try_from("a").unwrap();
     let result = store.deliver(&account, &mut FailingReader(5));
     assert!(matches!(result, Err(mailstore::StoreError::Io(_))));
-    assert_eq!(store.status(&account, &MailboxName::inbox()).unwrap().messages, 0);
+    assert_eq!(
+        store
+            .status(&account, &MailboxName::inbox())
+            .unwrap()
+            .messages,
+        0
+    );
     let account_dir = dir.path().join("a");
     for sub in ["tmp", "cur", "new"] {
-        assert_eq!(std::fs::read_dir(account_dir.join(sub)).unwrap().count(), 0, "{sub}/ is empty");
+        assert_eq!(
+            std::fs::read_dir(account_dir.join(sub)).unwrap().count(),
+            0,
+            "{sub}/ is empty"
+        );
     }
 }
 
@@ -153,6 +171,15 @@ fn an_oversized_message_leaves_nothing_behind() {
         },
     );
     assert!(matches!(result, Err(mailstore::StoreError::TooLarge)));
-    assert_eq!(std::fs::read_dir(dir.path().join("a/tmp")).unwrap().count(), 0);
-    assert_eq!(store.status(&account, &MailboxName::inbox()).unwrap().messages, 0);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("a/tmp")).unwrap().count(),
+        0
+    );
+    assert_eq!(
+        store
+            .status(&account, &MailboxName::inbox())
+            .unwrap()
+            .messages,
+        0
+    );
 }

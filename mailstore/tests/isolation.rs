@@ -12,7 +12,8 @@ use mailstore::{
 
 fn stores() -> Vec<(tempfile::TempDir, Arc<dyn MailStore>)> {
     let dir = tempfile::tempdir().unwrap();
-    let maildir: Arc<dyn MailStore> = Arc::new(MaildirStore::open(dir.path().join("mail")).unwrap());
+    let maildir: Arc<dyn MailStore> =
+        Arc::new(MaildirStore::open(dir.path().join("mail")).unwrap());
     let memory_dir = tempfile::tempdir().unwrap();
     vec![(dir, maildir), (memory_dir, Arc::new(MemoryStore::new()))]
 }
@@ -42,11 +43,22 @@ fn hostile_mailbox_names_never_reach_the_file_system() {
     let before = files_under(dir.path());
     let long = vec![b'a'; 300];
     let hostile: [&[u8]; 10] = [
-        b"..", b"../bob", b"../../etc", b"/etc/passwd", b"a/../..", b"a\0b", b"\xc3\x28", b".hidden",
-        b"a/./b", &long,
+        b"..",
+        b"../bob",
+        b"../../etc",
+        b"/etc/passwd",
+        b"a/../..",
+        b"a\0b",
+        b"\xc3\x28",
+        b".hidden",
+        b"a/./b",
+        &long,
     ];
     for name in hostile {
-        assert!(MailboxName::try_from(name).is_err(), "{name:?} was accepted as a mailbox name");
+        assert!(
+            MailboxName::try_from(name).is_err(),
+            "{name:?} was accepted as a mailbox name"
+        );
     }
     // The valid but tricky ones stay inside the account's directory.
     for name in ["..a", "a..", "~root", "&", "Ünïcødé/子"] {
@@ -73,12 +85,30 @@ fn another_accounts_mailboxes_are_unreachable() {
         let bob = AccountName::try_from("bob").unwrap();
         let secret = MailboxName::try_from("Secret").unwrap();
         store.create_mailbox(&alice, &secret, None).unwrap();
-        store.deliver(&alice, &mut &b"Subject: for alice\r\n\r\n"[..]).unwrap();
-        assert!(store.list_mailboxes(&bob).unwrap().iter().all(|info| info.name != secret));
-        assert!(matches!(store.snapshot(&bob, &secret), Err(StoreError::NoSuchMailbox(_))));
-        assert_eq!(store.status(&bob, &MailboxName::inbox()).unwrap().messages, 0);
-        let uid = store.snapshot(&alice, &MailboxName::inbox()).unwrap().messages[0].uid;
-        assert!(store.open_message(&bob, &MailboxName::inbox(), uid).is_err());
+        store
+            .deliver(&alice, &mut &b"Subject: for alice\r\n\r\n"[..])
+            .unwrap();
+        assert!(store
+            .list_mailboxes(&bob)
+            .unwrap()
+            .iter()
+            .all(|info| info.name != secret));
+        assert!(matches!(
+            store.snapshot(&bob, &secret),
+            Err(StoreError::NoSuchMailbox(_))
+        ));
+        assert_eq!(
+            store.status(&bob, &MailboxName::inbox()).unwrap().messages,
+            0
+        );
+        let uid = store
+            .snapshot(&alice, &MailboxName::inbox())
+            .unwrap()
+            .messages[0]
+            .uid;
+        assert!(store
+            .open_message(&bob, &MailboxName::inbox(), uid)
+            .is_err());
         assert!(AccountName::try_from("../alice").is_err());
     }
 }
@@ -95,8 +125,12 @@ fn concurrent_writers_and_readers_see_a_consistent_mailbox() {
                 std::thread::spawn(move || {
                     (0..25)
                         .map(|i| {
-                            let body = format!("Subject: {writer}-{i}\r\n\r\nbody {writer} {i}\r\n");
-                            (store.deliver(&account, &mut body.as_bytes()).unwrap().uid, body)
+                            let body =
+                                format!("Subject: {writer}-{i}\r\n\r\nbody {writer} {i}\r\n");
+                            (
+                                store.deliver(&account, &mut body.as_bytes()).unwrap().uid,
+                                body,
+                            )
                         })
                         .collect::<Vec<_>>()
                 })
@@ -112,14 +146,23 @@ fn concurrent_writers_and_readers_see_a_consistent_mailbox() {
                     assert!(uids.windows(2).all(|pair| pair[0] < pair[1]), "UIDs ascend");
                     assert_eq!(snapshot.status.messages as usize, uids.len());
                     for message in snapshot.messages.iter().take(3) {
-                        if let Ok(content) = store.open_message(&account, &MailboxName::inbox(), message.uid) {
+                        if let Ok(content) =
+                            store.open_message(&account, &MailboxName::inbox(), message.uid)
+                        {
                             assert_eq!(content.size, message.size);
                         }
                     }
                     let flags: Flags = [Flag::Seen].into();
                     let some: Vec<_> = snapshot.messages.iter().map(|m| m.uid).take(5).collect();
                     store
-                        .store_flags(&account, &MailboxName::inbox(), &some, FlagOperation::Add, &flags, None)
+                        .store_flags(
+                            &account,
+                            &MailboxName::inbox(),
+                            &some,
+                            FlagOperation::Add,
+                            &flags,
+                            None,
+                        )
                         .unwrap();
                 }
             })
@@ -137,7 +180,12 @@ fn concurrent_writers_and_readers_see_a_consistent_mailbox() {
         assert_eq!(uids.len(), 100, "every delivery got its own UID");
         for (uid, body) in written {
             let mut read = String::new();
-            store.open_message(&account, &inbox, uid).unwrap().reader.read_to_string(&mut read).unwrap();
+            store
+                .open_message(&account, &inbox, uid)
+                .unwrap()
+                .reader
+                .read_to_string(&mut read)
+                .unwrap();
             assert_eq!(read, body);
         }
     }
@@ -155,7 +203,14 @@ async fn every_subscriber_gets_every_change_in_order() {
         let second = store.deliver(&account, &mut &b"two\r\n"[..]).unwrap();
         let seen: Flags = [Flag::Seen].into();
         store
-            .store_flags(&account, &inbox, &[first.uid], FlagOperation::Add, &seen, None)
+            .store_flags(
+                &account,
+                &inbox,
+                &[first.uid],
+                FlagOperation::Add,
+                &seen,
+                None,
+            )
             .unwrap();
         store
             .expunge(&account, &inbox, mailstore::Expunge::Uids(vec![second.uid]))
@@ -171,11 +226,16 @@ async fn every_subscriber_gets_every_change_in_order() {
             }
             assert!(matches!(&got[0], Change::Appended { uid, .. } if *uid == first.uid));
             assert!(matches!(&got[1], Change::Appended { uid, .. } if *uid == second.uid));
-            assert!(matches!(&got[2], Change::FlagsChanged { uid, flags, .. } if *uid == first.uid && flags.contains(&Flag::Seen)));
+            assert!(
+                matches!(&got[2], Change::FlagsChanged { uid, flags, .. } if *uid == first.uid && flags.contains(&Flag::Seen))
+            );
             assert!(matches!(&got[3], Change::Expunged { uids, .. } if uids == &vec![second.uid]));
         }
         let mut other = other;
-        assert!(other.try_next().is_none(), "another account's subscriber saw nothing");
+        assert!(
+            other.try_next().is_none(),
+            "another account's subscriber saw nothing"
+        );
     }
 }
 
@@ -192,7 +252,10 @@ async fn a_waiting_subscriber_wakes_when_another_thread_delivers() {
     std::thread::spawn(move || delivering.deliver(&account2, &mut &b"x\r\n"[..]).unwrap())
         .join()
         .unwrap();
-    let change = tokio::time::timeout(Duration::from_secs(2), waiter).await.unwrap().unwrap();
+    let change = tokio::time::timeout(Duration::from_secs(2), waiter)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(matches!(change, Some(Change::Appended { .. })));
 }
 
@@ -201,8 +264,13 @@ fn the_maildrop_lock_is_exclusive_until_dropped() {
     for (_dir, store) in stores() {
         let account = AccountName::try_from("pop").unwrap();
         let held = store.lock_maildrop(&account).unwrap();
-        assert!(matches!(store.lock_maildrop(&account), Err(StoreError::InUse)));
-        assert!(store.lock_maildrop(&AccountName::try_from("other").unwrap()).is_ok());
+        assert!(matches!(
+            store.lock_maildrop(&account),
+            Err(StoreError::InUse)
+        ));
+        assert!(store
+            .lock_maildrop(&AccountName::try_from("other").unwrap())
+            .is_ok());
         drop(held);
         assert!(store.lock_maildrop(&account).is_ok());
     }
@@ -214,13 +282,25 @@ fn byte_ranges_are_served_without_reading_the_start() {
         let account = AccountName::try_from("ranges").unwrap();
         let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
         let stored = store.deliver(&account, &mut &body[..]).unwrap();
-        let content = store.open_message(&account, &MailboxName::inbox(), stored.uid).unwrap();
+        let content = store
+            .open_message(&account, &MailboxName::inbox(), stored.uid)
+            .unwrap();
         let mut part = Vec::new();
-        content.range(70_000, 100).unwrap().read_to_end(&mut part).unwrap();
+        content
+            .range(70_000, 100)
+            .unwrap()
+            .read_to_end(&mut part)
+            .unwrap();
         assert_eq!(part, &body[70_000..70_100]);
-        let content = store.open_message(&account, &MailboxName::inbox(), stored.uid).unwrap();
+        let content = store
+            .open_message(&account, &MailboxName::inbox(), stored.uid)
+            .unwrap();
         let mut tail = Vec::new();
-        content.range(99_990, 1000).unwrap().read_to_end(&mut tail).unwrap();
+        content
+            .range(99_990, 1000)
+            .unwrap()
+            .read_to_end(&mut tail)
+            .unwrap();
         assert_eq!(tail, &body[99_990..]);
     }
 }

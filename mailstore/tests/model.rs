@@ -12,15 +12,48 @@ use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Append { mailbox: usize, body: Vec<u8>, flags: Vec<usize>, date: u32 },
-    Store { mailbox: usize, pick: Vec<usize>, operation: usize, flags: Vec<usize>, since: Option<u8> },
-    Expunge { mailbox: usize, kind: usize, pick: Vec<usize> },
-    Copy { from: usize, to: usize, pick: Vec<usize> },
-    Move { from: usize, to: usize, pick: Vec<usize> },
-    Create { mailbox: usize },
-    Delete { mailbox: usize },
-    Subscribe { mailbox: usize, on: bool },
-    Rename { from: usize, to: usize },
+    Append {
+        mailbox: usize,
+        body: Vec<u8>,
+        flags: Vec<usize>,
+        date: u32,
+    },
+    Store {
+        mailbox: usize,
+        pick: Vec<usize>,
+        operation: usize,
+        flags: Vec<usize>,
+        since: Option<u8>,
+    },
+    Expunge {
+        mailbox: usize,
+        kind: usize,
+        pick: Vec<usize>,
+    },
+    Copy {
+        from: usize,
+        to: usize,
+        pick: Vec<usize>,
+    },
+    Move {
+        from: usize,
+        to: usize,
+        pick: Vec<usize>,
+    },
+    Create {
+        mailbox: usize,
+    },
+    Delete {
+        mailbox: usize,
+    },
+    Subscribe {
+        mailbox: usize,
+        on: bool,
+    },
+    Rename {
+        from: usize,
+        to: usize,
+    },
 }
 
 const MAILBOXES: [&str; 4] = ["INBOX", "Archive", "Archive/2024", "Entwürfe"];
@@ -47,7 +80,10 @@ fn mailbox(index: usize) -> MailboxName {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let body = proptest::collection::vec(prop_oneof![Just(b'\n'), Just(b'\r'), Just(b'.'), any::<u8>()], 0..200);
+    let body = proptest::collection::vec(
+        prop_oneof![Just(b'\n'), Just(b'\r'), Just(b'.'), any::<u8>()],
+        0..200,
+    );
     let indices = || proptest::collection::vec(0usize..16, 0..4);
     prop_oneof![
         4 => (0usize..4, body, indices(), 0u32..2_000_000_000)
@@ -65,7 +101,12 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 /// UIDs picked by index from the mailbox's current messages (some indices miss on purpose).
-fn pick(store: &dyn MailStore, account: &AccountName, name: &MailboxName, indices: &[usize]) -> Vec<Uid> {
+fn pick(
+    store: &dyn MailStore,
+    account: &AccountName,
+    name: &MailboxName,
+    indices: &[usize],
+) -> Vec<Uid> {
     let Ok(snapshot) = store.snapshot(account, name) else {
         return Vec::new();
     };
@@ -81,28 +122,61 @@ fn pick(store: &dyn MailStore, account: &AccountName, name: &MailboxName, indice
 /// Applies an operation; the outcome (Ok value or error kind) is part of what is compared.
 fn apply(store: &dyn MailStore, account: &AccountName, op: &Op) -> String {
     let result = match op {
-        Op::Append { mailbox: m, body, flags: f, date } => store
-            .append(account, &mailbox(*m), &mut &body[..], AppendOptions {
-                flags: flags(f),
-                internal_date: Some(UNIX_EPOCH + Duration::from_secs(u64::from(*date))),
-                max_size: Some(150),
-            })
+        Op::Append {
+            mailbox: m,
+            body,
+            flags: f,
+            date,
+        } => store
+            .append(
+                account,
+                &mailbox(*m),
+                &mut &body[..],
+                AppendOptions {
+                    flags: flags(f),
+                    internal_date: Some(UNIX_EPOCH + Duration::from_secs(u64::from(*date))),
+                    max_size: Some(150),
+                },
+            )
             .map(|appended| format!("{}:{}:{}", appended.uid, appended.modseq.0, appended.size)),
-        Op::Store { mailbox: m, pick: p, operation, flags: f, since } => {
+        Op::Store {
+            mailbox: m,
+            pick: p,
+            operation,
+            flags: f,
+            since,
+        } => {
             let uids = pick(store, account, &mailbox(*m), p);
-            let operation = [FlagOperation::Replace, FlagOperation::Add, FlagOperation::Remove][*operation];
+            let operation = [
+                FlagOperation::Replace,
+                FlagOperation::Add,
+                FlagOperation::Remove,
+            ][*operation];
             store
-                .store_flags(account, &mailbox(*m), &uids, operation, &flags(f), since.map(|s| mailstore::ModSeq(u64::from(s))))
+                .store_flags(
+                    account,
+                    &mailbox(*m),
+                    &uids,
+                    operation,
+                    &flags(f),
+                    since.map(|s| mailstore::ModSeq(u64::from(s))),
+                )
                 .map(|stored| format!("{stored:?}"))
         }
-        Op::Expunge { mailbox: m, kind, pick: p } => {
+        Op::Expunge {
+            mailbox: m,
+            kind,
+            pick: p,
+        } => {
             let uids = pick(store, account, &mailbox(*m), p);
             let which = match kind {
                 0 => Expunge::AllDeleted,
                 1 => Expunge::DeletedAmong(uids),
                 _ => Expunge::Uids(uids),
             };
-            store.expunge(account, &mailbox(*m), which).map(|uids| format!("{uids:?}"))
+            store
+                .expunge(account, &mailbox(*m), which)
+                .map(|uids| format!("{uids:?}"))
         }
         Op::Copy { from, to, pick: p } => {
             let uids = pick(store, account, &mailbox(*from), p);
@@ -119,10 +193,18 @@ fn apply(store: &dyn MailStore, account: &AccountName, op: &Op) -> String {
                 .move_messages(account, &mailbox(*from), &uids, &mailbox(*to))
                 .map(|copied| format!("{:?}", copied.uids))
         }
-        Op::Create { mailbox: m } => store.create_mailbox(account, &mailbox(*m), None).map(|()| "ok".into()),
-        Op::Delete { mailbox: m } => store.delete_mailbox(account, &mailbox(*m)).map(|()| "ok".into()),
-        Op::Rename { from, to } => store.rename_mailbox(account, &mailbox(*from), &mailbox(*to)).map(|()| "ok".into()),
-        Op::Subscribe { mailbox: m, on } => store.set_subscribed(account, &mailbox(*m), *on).map(|()| "ok".into()),
+        Op::Create { mailbox: m } => store
+            .create_mailbox(account, &mailbox(*m), None)
+            .map(|()| "ok".into()),
+        Op::Delete { mailbox: m } => store
+            .delete_mailbox(account, &mailbox(*m))
+            .map(|()| "ok".into()),
+        Op::Rename { from, to } => store
+            .rename_mailbox(account, &mailbox(*from), &mailbox(*to))
+            .map(|()| "ok".into()),
+        Op::Subscribe { mailbox: m, on } => store
+            .set_subscribed(account, &mailbox(*m), *on)
+            .map(|()| "ok".into()),
     };
     match result {
         Ok(text) => text,
@@ -146,7 +228,10 @@ fn error_kind(error: &mailstore::StoreError) -> &'static str {
 fn observe(store: &dyn MailStore, account: &AccountName) -> Vec<String> {
     let mut seen = Vec::new();
     for info in store.list_mailboxes(account).unwrap() {
-        seen.push(format!("{} subscribed={} special={:?}", info.name, info.subscribed, info.special_use));
+        seen.push(format!(
+            "{} subscribed={} special={:?}",
+            info.name, info.subscribed, info.special_use
+        ));
         let snapshot = store.snapshot(account, &info.name).unwrap();
         let status = snapshot.status;
         seen.push(format!(
@@ -155,8 +240,19 @@ fn observe(store: &dyn MailStore, account: &AccountName) -> Vec<String> {
         ));
         for message in snapshot.messages {
             let mut body = Vec::new();
-            std::io::Read::read_to_end(&mut store.open_message(account, &info.name, message.uid).unwrap().reader, &mut body).unwrap();
-            let date = message.internal_date.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+            std::io::Read::read_to_end(
+                &mut store
+                    .open_message(account, &info.name, message.uid)
+                    .unwrap()
+                    .reader,
+                &mut body,
+            )
+            .unwrap();
+            let date = message
+                .internal_date
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
             seen.push(format!(
                 "  {} {:?} modseq={} size={} date={} body={:?}",
                 message.uid, message.flags, message.modseq.0, message.size, date, body

@@ -1,1 +1,281 @@
-fn main() {}
+//! `mail-server`: POP3, IMAP4 and submission on one Maildir.
+//!
+//! ```text
+//! mail-server [--config FILE]                 run (without a file: the demo set-up)
+//! mail-server [--config FILE] user add NAME [--password-stdin] [--admin]
+//! mail-server [--config FILE] user passwd NAME [--password-stdin]
+//! mail-server [--config FILE] user set NAME [--pop3 on|off] [--imap on|off] [--submission on|off] [--admin on|off]
+//! mail-server [--config FILE] user list
+//! mail-server [--config FILE] user remove NAME
+//! ```
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use mail_examples::config::Config;
+use mail_examples::server;
+use mail_session::listener::Shutdown;
+use mailstore::{generate_password, AccessPolicy, UsersFile};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mail-server",
+    version,
+    about = "POP3, IMAP4 and SMTP submission on a Maildir"
+)]
+struct Cli {
+    /// The TOML configuration file. Without one, the demo set-up runs: data in ./mail-data,
+    /// loopback high ports, a self-signed certificate and a demo account.
+    #[arg(long, short, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Run,
+    /// Manage accounts in the users file.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Switch {
+    On,
+    Off,
+}
+
+impl Switch {
+    fn on(self) -> bool {
+        matches!(self, Switch::On)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add an account with every protocol on. Without --password-stdin a random password is
+    /// made and printed.
+    Add {
+        /// The account name.
+        name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Make it an administrator (no POP3/IMAP4 access).
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Set an account's password.
+    Passwd {
+        /// The account name.
+        name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Switch an account's protocols on or off.
+    Set {
+        /// The account name.
+        name: String,
+        /// POP3 access.
+        #[arg(long)]
+        pop3: Option<Switch>,
+        /// IMAP4 access.
+        #[arg(long)]
+        imap: Option<Switch>,
+        /// Submission access.
+        #[arg(long)]
+        submission: Option<Switch>,
+        /// Administrator (never reaches a mailbox over POP3/IMAP4).
+        #[arg(long)]
+        admin: Option<Switch>,
+    },
+    /// List accounts and what they may use.
+    List,
+    /// Remove an account (its mail stays on disk).
+    Remove {
+        /// The account name.
+        name: String,
+    },
+}
+
+fn read_password(from_stdin: bool) -> Result<(String, bool), String> {
+    if !from_stdin {
+        return Ok((generate_password(), true));
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|error| format!("reading the password: {error}"))?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        return Err("empty password on standard input".into());
+    }
+    Ok((password, false))
+}
+
+fn policy_text(policy: &AccessPolicy) -> String {
+    let on_off = |on: bool| if on { "on" } else { "off" };
+    format!(
+        "pop3={} imap={} submission={}{}",
+        on_off(policy.pop3),
+        on_off(policy.imap),
+        on_off(policy.submission),
+        if policy.admin { " admin" } else { "" }
+    )
+}
+
+fn user_command(config: &Config, command: UserCommand) -> Result<(), String> {
+    let users = UsersFile::open(config.users_path()).map_err(|error| error.to_string())?;
+    match command {
+        UserCommand::Add {
+            name,
+            password_stdin,
+            admin,
+        } => {
+            let (password, generated) = read_password(password_stdin)?;
+            let policy = AccessPolicy {
+                admin,
+                ..AccessPolicy::default()
+            };
+            let account = users
+                .add_user(&name, &password, policy)
+                .map_err(|error| error.to_string())?;
+            println!("added {account}");
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::Passwd {
+            name,
+            password_stdin,
+        } => {
+            let (password, generated) = read_password(password_stdin)?;
+            users
+                .set_password(&name, &password)
+                .map_err(|error| error.to_string())?;
+            println!("password of {name} changed");
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::Set {
+            name,
+            pop3,
+            imap,
+            submission,
+            admin,
+        } => {
+            let policy = users
+                .set_policy(&name, |policy| {
+                    if let Some(switch) = pop3 {
+                        policy.pop3 = switch.on();
+                    }
+                    if let Some(switch) = imap {
+                        policy.imap = switch.on();
+                    }
+                    if let Some(switch) = submission {
+                        policy.submission = switch.on();
+                    }
+                    if let Some(switch) = admin {
+                        policy.admin = switch.on();
+                    }
+                })
+                .map_err(|error| error.to_string())?;
+            println!("{name}: {}", policy_text(&policy));
+        }
+        UserCommand::List => {
+            for (name, policy) in users.list().map_err(|error| error.to_string())? {
+                println!("{name}: {}", policy_text(&policy));
+            }
+        }
+        UserCommand::Remove { name } => {
+            users
+                .remove_user(&name)
+                .map_err(|error| error.to_string())?;
+            println!("removed {name}");
+        }
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = match &cli.config {
+        Some(path) => match Config::load(path) {
+            Ok(config) => config,
+            Err(error) => {
+                eprintln!("mail-server: {error}");
+                return ExitCode::from(2);
+            }
+        },
+        None => Config::demo(),
+    };
+    match cli.command.unwrap_or(Command::Run) {
+        Command::User(command) => match user_command(&config, command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("mail-server: {error}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Run => {
+            let prepared = match server::prepare(&config) {
+                Ok(prepared) => prepared,
+                Err(error) => {
+                    eprintln!("mail-server: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            print!("{}", server::settings_summary(&prepared));
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    eprintln!("mail-server: cannot start the runtime: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            runtime.block_on(async {
+                let shutdown = Shutdown::new();
+                let running = tokio::spawn(server::run(prepared, shutdown.clone()));
+                wait_for_signal().await;
+                shutdown.trigger();
+                let _ = running.await;
+            });
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+    }
+}

@@ -160,8 +160,10 @@ impl Folder {
             }
         };
         self.keywords = metadata::read_keywords(&self.dir)?;
-        let record_by_base: HashMap<&str, &UidRecord> =
-            records.iter().map(|record| (record.base.as_str(), record)).collect();
+        let record_by_base: HashMap<&str, &UidRecord> = records
+            .iter()
+            .map(|record| (record.base.as_str(), record))
+            .collect();
         self.uidlist_records = records.len();
 
         let mut seen: HashSet<u32> = HashSet::new();
@@ -211,7 +213,16 @@ impl Folder {
                             None => self.bump(),
                         };
                         self.uid_next = self.uid_next.max(record.uid.saturating_add(1));
-                        self.insert(record.uid, parsed.base, in_new, letters, flags, size, date, modseq);
+                        self.insert(
+                            record.uid,
+                            parsed.base,
+                            in_new,
+                            letters,
+                            flags,
+                            size,
+                            date,
+                            modseq,
+                        );
                         seen.insert(record.uid);
                         if !is_initial {
                             changes.push(self.appended_change(record.uid));
@@ -283,7 +294,12 @@ impl Folder {
     }
 
     fn adopt_counters(&mut self, list: &Uidlist) {
-        let highest_record = list.records.iter().map(|record| record.uid).max().unwrap_or(0);
+        let highest_record = list
+            .records
+            .iter()
+            .map(|record| record.uid)
+            .max()
+            .unwrap_or(0);
         self.uid_next = self
             .uid_next
             .max(list.uid_next)
@@ -428,7 +444,11 @@ impl Folder {
                     match self.keywords.iter().position(String::is_empty) {
                         Some(free) => self.keywords[free] = keyword.clone(),
                         None if self.keywords.len() < 26 => self.keywords.push(keyword.clone()),
-                        None => return Err(StoreError::Limit("a Maildir folder holds at most 26 keywords")),
+                        None => {
+                            return Err(StoreError::Limit(
+                                "a Maildir folder holds at most 26 keywords",
+                            ))
+                        }
                     }
                     added = true;
                 }

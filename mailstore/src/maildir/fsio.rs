@@ -13,7 +13,9 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
 /// Replaces `path` with `contents` atomically and durably: temporary file, fsync, rename,
 /// directory fsync.
 pub(crate) fn replace_file(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let dir = path.parent().ok_or_else(|| io::Error::other("path without parent"))?;
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::other("path without parent"))?;
     let name = path
         .file_name()
         .and_then(|name| name.to_str())

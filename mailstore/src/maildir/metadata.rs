@@ -86,7 +86,11 @@ pub(crate) fn read_uidlist(dir: &Path) -> io::Result<Option<Uidlist>> {
         _ => return Ok(None),
     }
     let all: Vec<&str> = lines.collect();
-    let usable = if complete { all.len() } else { all.len().saturating_sub(1) };
+    let usable = if complete {
+        all.len()
+    } else {
+        all.len().saturating_sub(1)
+    };
     for line in &all[..usable] {
         if let Some(record) = parse_record(line, version == "1") {
             list.records.push(record);
@@ -129,7 +133,10 @@ fn record_line(record: &UidRecord) -> String {
 
 /// Writes the whole uidlist anew.
 pub(crate) fn rewrite_uidlist(dir: &Path, list: &Uidlist) -> io::Result<()> {
-    let mut text = format!("3 V{} N{} G{}\n", list.uid_validity, list.uid_next, list.guid);
+    let mut text = format!(
+        "3 V{} N{} G{}\n",
+        list.uid_validity, list.uid_next, list.guid
+    );
     for record in &list.records {
         text.push_str(&record_line(record));
     }
@@ -189,7 +196,11 @@ pub(crate) fn read_modseq_log(dir: &Path) -> io::Result<ModseqLog> {
     };
     log.complete = text.is_empty() || text.ends_with('\n');
     let lines: Vec<&str> = text.split('\n').collect();
-    let usable = if log.complete { lines.len() } else { lines.len() - 1 };
+    let usable = if log.complete {
+        lines.len()
+    } else {
+        lines.len() - 1
+    };
     for line in &lines[..usable] {
         let Some((key, value)) = line.split_once(' ') else {
             continue;
@@ -219,7 +230,11 @@ pub(crate) fn append_modseq_records(dir: &Path, records: &[(Option<u32>, u64)]) 
     fsio::append_durably(&dir.join(MODSEQ_LOG), text.as_bytes())
 }
 
-pub(crate) fn rewrite_modseq_log(dir: &Path, highest: u64, by_uid: &[(u32, u64)]) -> io::Result<()> {
+pub(crate) fn rewrite_modseq_log(
+    dir: &Path,
+    highest: u64,
+    by_uid: &[(u32, u64)],
+) -> io::Result<()> {
     let mut text = format!("H {highest}\n");
     for (uid, modseq) in by_uid {
         text.push_str(&format!("{uid} {modseq}\n"));

@@ -73,7 +73,9 @@ pub struct MaildirStore {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The directory name of a non-INBOX mailbox: `.` and its levels in modified UTF-7, joined
@@ -88,7 +90,10 @@ fn mailbox_from_dir_name(dir_name: &str) -> Option<MailboxName> {
     if rest.is_empty() || rest.starts_with('.') {
         return None;
     }
-    let levels: Option<Vec<String>> = rest.split('.').map(|level| mutf7::decode(level).ok()).collect();
+    let levels: Option<Vec<String>> = rest
+        .split('.')
+        .map(|level| mutf7::decode(level).ok())
+        .collect();
     MailboxName::try_from(levels?.join("/").as_str()).ok()
 }
 
@@ -296,7 +301,11 @@ impl MaildirStore {
                     return Err(StoreError::TooLarge);
                 }
                 for newline in memchr::memchr_iter(b'\n', chunk) {
-                    let before = if newline == 0 { previous } else { chunk[newline - 1] };
+                    let before = if newline == 0 {
+                        previous
+                    } else {
+                        chunk[newline - 1]
+                    };
                     if before != b'\r' {
                         bare_lf += 1;
                     }
@@ -326,7 +335,10 @@ impl MaildirStore {
         SpecialUse::from_imap(text.trim())
     }
 
-    fn read_subscriptions(&self, account: &AccountName) -> Result<BTreeSet<MailboxName>, StoreError> {
+    fn read_subscriptions(
+        &self,
+        account: &AccountName,
+    ) -> Result<BTreeSet<MailboxName>, StoreError> {
         match fs::read_to_string(self.account_dir(account).join(SUBSCRIPTIONS_FILE)) {
             Ok(text) => Ok(text
                 .lines()
@@ -400,7 +412,10 @@ impl MailStore for MaildirStore {
                 .account_dir(account)
                 .join(format!("{TRASH_PREFIX}new-{}", self.unique_base()));
             Self::make_maildir(&staging, true)?;
-            fsio::replace_file(&staging.join(SPECIAL_USE_FILE), special_use.as_imap().as_bytes())?;
+            fsio::replace_file(
+                &staging.join(SPECIAL_USE_FILE),
+                special_use.as_imap().as_bytes(),
+            )?;
             fs::rename(&staging, &dir)?;
             fsio::sync_dir(&self.account_dir(account))?;
         } else {
@@ -453,7 +468,9 @@ impl MailStore for MaildirStore {
             return Ok(());
         }
         if to.is_inbox() || to.is_below(from) {
-            return Err(StoreError::NotAllowed("cannot rename onto INBOX or below itself"));
+            return Err(StoreError::NotAllowed(
+                "cannot rename onto INBOX or below itself",
+            ));
         }
         self.ensure_account(account)?;
         let account_lock = self.account_lock(account);
@@ -478,7 +495,10 @@ impl MailStore for MaildirStore {
         }
         for old in &moving {
             if let Some(new) = old.with_prefix_replaced(from, to) {
-                fs::rename(self.folder_dir(account, old), self.folder_dir(account, &new))?;
+                fs::rename(
+                    self.folder_dir(account, old),
+                    self.folder_dir(account, &new),
+                )?;
             }
         }
         fsio::sync_dir(&self.account_dir(account))?;
@@ -516,7 +536,11 @@ impl MailStore for MaildirStore {
         Ok(())
     }
 
-    fn status(&self, account: &AccountName, name: &MailboxName) -> Result<MailboxStatus, StoreError> {
+    fn status(
+        &self,
+        account: &AccountName,
+        name: &MailboxName,
+    ) -> Result<MailboxStatus, StoreError> {
         Ok(self.snapshot(account, name)?.status)
     }
 
@@ -539,7 +563,8 @@ impl MailStore for MaildirStore {
         let dir = lock(&folder).dir().to_path_buf();
         let date = whole_seconds(options.internal_date.unwrap_or_else(SystemTime::now));
         // The slow part, writing and fsyncing the data, happens outside the folder lock.
-        let (temporary, base, size) = self.write_temporary(&dir, message, options.max_size, date)?;
+        let (temporary, base, size) =
+            self.write_temporary(&dir, message, options.max_size, date)?;
         let committed = self.with_folder(account, name, |folder| {
             let validity = folder.validity();
             folder
@@ -663,7 +688,8 @@ impl MailStore for MaildirStore {
                 Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
                 Err(error) => return Err(error.into()),
             };
-            let (temporary, base, size) = self.write_temporary(&target_dir, &mut file, None, date)?;
+            let (temporary, base, size) =
+                self.write_temporary(&target_dir, &mut file, None, date)?;
             let committed = self.with_folder(account, to, |folder| {
                 folder.commit(&temporary, &base, flags, size, date)
             });
@@ -705,7 +731,10 @@ mod tests {
     fn folder_names_map_to_maildir_plus_plus_directories() {
         let name = MailboxName::try_from("Archiv/2024/Entwürfe").unwrap();
         assert_eq!(folder_dir_name(&name), ".Archiv.2024.Entw&APw-rfe");
-        assert_eq!(mailbox_from_dir_name(".Archiv.2024.Entw&APw-rfe"), Some(name));
+        assert_eq!(
+            mailbox_from_dir_name(".Archiv.2024.Entw&APw-rfe"),
+            Some(name)
+        );
         assert_eq!(mailbox_from_dir_name(".."), None);
         assert_eq!(mailbox_from_dir_name("..mailstore-trash-1"), None);
         assert_eq!(mailbox_from_dir_name(".a..b"), None);

@@ -1,0 +1,318 @@
+//! The `mail-server` configuration file (TOML).
+//!
+//! Every key has a default; a file only names what differs. Unknown keys are an error, so a
+//! typo never silently leaves a protocol in its default state. `mail-server.example.toml` at
+//! the crate root documents each key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+/// Why the configuration could not be used.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The file is not valid configuration.
+    #[error("{path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and column.
+        source: Box<toml::de::Error>,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where mail, the users file and the certificate live unless named separately.
+    pub data_dir: PathBuf,
+    /// The users file; default `<data_dir>/users`.
+    pub users_file: Option<PathBuf>,
+    /// The name clients use to reach this server (certificate name, greeting, settings).
+    pub hostname: String,
+    /// Allow USER/PASS, LOGIN and AUTH without TLS. For tests only: passwords would cross the
+    /// network in the clear.
+    pub allow_plaintext_auth: bool,
+    /// Create a `demo` account with a random password at first start and print it.
+    pub demo_account: bool,
+    /// Certificate and key.
+    pub tls: TlsConfig,
+    /// Limits shared by all listeners.
+    pub limits: LimitsConfig,
+    /// POP3.
+    pub pop3: Pop3Config,
+    /// IMAP4.
+    pub imap: ImapConfig,
+    /// SMTP submission.
+    pub submission: SubmissionConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("mail-data"),
+            users_file: None,
+            hostname: "localhost".into(),
+            allow_plaintext_auth: false,
+            demo_account: false,
+            tls: TlsConfig::default(),
+            limits: LimitsConfig::default(),
+            pop3: Pop3Config::default(),
+            imap: ImapConfig::default(),
+            submission: SubmissionConfig::default(),
+        }
+    }
+}
+
+/// Certificate and key.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain; default `<data_dir>/tls/cert.pem`.
+    pub certificate: Option<PathBuf>,
+    /// PEM private key; default `<data_dir>/tls/key.pem`.
+    pub private_key: Option<PathBuf>,
+    /// Make a self-signed certificate for `hostname` at first start if the files are missing.
+    pub self_signed: bool,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            certificate: None,
+            private_key: None,
+            self_signed: true,
+        }
+    }
+}
+
+/// Limits shared by all listeners.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Most connections per listener.
+    pub max_connections: usize,
+    /// Seconds open connections get to finish at shutdown.
+    pub shutdown_grace_secs: u64,
+    /// Delay after the first failed login from an address, in milliseconds; it doubles with
+    /// each further failure.
+    pub failed_login_initial_delay_ms: u64,
+    /// The longest failed-login delay, in seconds.
+    pub failed_login_max_delay_secs: u64,
+    /// Seconds of idle time before TCP keepalive probes start.
+    pub tcp_keepalive_secs: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_connections: 500,
+            shutdown_grace_secs: 10,
+            failed_login_initial_delay_ms: 1000,
+            failed_login_max_delay_secs: 30,
+            tcp_keepalive_secs: 60,
+        }
+    }
+}
+
+/// POP3 listeners and limits.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pop3Config {
+    /// Off until set.
+    pub enabled: bool,
+    /// Plain listeners (STLS offered).
+    pub listen: Vec<SocketAddr>,
+    /// Implicit-TLS listeners (pop3s, RFC 8314).
+    pub listen_tls: Vec<SocketAddr>,
+    /// Inactivity autologout in seconds (RFC 1939: at least 10 minutes).
+    pub inactivity_timeout_secs: u64,
+    /// Longest command line (RFC 2449: 255).
+    pub max_line_length: usize,
+}
+
+impl Default for Pop3Config {
+    fn default() -> Self {
+        Pop3Config {
+            enabled: false,
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 11110))],
+            listen_tls: vec![SocketAddr::from(([127, 0, 0, 1], 11995))],
+            inactivity_timeout_secs: 600,
+            max_line_length: 255,
+        }
+    }
+}
+
+/// IMAP4 listeners and limits.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImapConfig {
+    /// Off until set.
+    pub enabled: bool,
+    /// Plain listeners (STARTTLS offered).
+    pub listen: Vec<SocketAddr>,
+    /// Implicit-TLS listeners (imaps, RFC 8314).
+    pub listen_tls: Vec<SocketAddr>,
+    /// Autologout of an idle authenticated session, in seconds (RFC 3501: at least 30 min).
+    pub autologout_secs: u64,
+    /// Seconds between untagged `* OK` keepalives during IDLE.
+    pub idle_keepalive_secs: u64,
+    /// Longest command line.
+    pub max_line_length: usize,
+    /// Largest literal (APPEND), in octets.
+    pub max_literal_size: u64,
+}
+
+impl Default for ImapConfig {
+    fn default() -> Self {
+        ImapConfig {
+            enabled: false,
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 11143))],
+            listen_tls: vec![SocketAddr::from(([127, 0, 0, 1], 11993))],
+            autologout_secs: 30 * 60,
+            idle_keepalive_secs: 120,
+            max_line_length: 64 * 1024,
+            max_literal_size: 50 * 1024 * 1024,
+        }
+    }
+}
+
+/// SMTP submission listeners and limits.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubmissionConfig {
+    /// Off until set.
+    pub enabled: bool,
+    /// Plain listeners (STARTTLS offered; port 587 style).
+    pub listen: Vec<SocketAddr>,
+    /// Implicit-TLS listeners (port 465 style, RFC 8314).
+    pub listen_tls: Vec<SocketAddr>,
+    /// Largest message, in octets (advertised with SIZE).
+    pub max_message_size: u64,
+    /// Longest text line (RFC 5321: 1000 octets).
+    pub max_line_length: usize,
+    /// Seconds to wait for a command (RFC 5321 4.5.3.2.7: 5 minutes).
+    pub command_timeout_secs: u64,
+    /// Seconds to wait for each DATA block (RFC 5321 4.5.3.2.6: 3 minutes).
+    pub data_block_timeout_secs: u64,
+    /// `host:port` of the smarthost that takes mail for non-local recipients; none means such
+    /// recipients are refused.
+    pub smarthost: Option<String>,
+}
+
+impl Default for SubmissionConfig {
+    fn default() -> Self {
+        SubmissionConfig {
+            enabled: false,
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 10587))],
+            listen_tls: vec![SocketAddr::from(([127, 0, 0, 1], 10465))],
+            max_message_size: 50 * 1024 * 1024,
+            max_line_length: 1000,
+            command_timeout_secs: 300,
+            data_block_timeout_secs: 180,
+            smarthost: None,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })
+    }
+
+    /// Parses configuration text.
+    pub fn parse(text: &str) -> Result<Config, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// The configuration used when no file is given: the embedded demo set-up. Every protocol
+    /// this build serves is on, on loopback high ports, with a demo account.
+    pub fn demo() -> Config {
+        let mut config = Config {
+            demo_account: true,
+            ..Config::default()
+        };
+        config.pop3.enabled = true;
+        config.imap.enabled = true;
+        config.submission.enabled = true;
+        config
+    }
+
+    /// The users file's path.
+    pub fn users_path(&self) -> PathBuf {
+        self.users_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("users"))
+    }
+
+    /// The Maildir root.
+    pub fn maildir_root(&self) -> PathBuf {
+        self.data_dir.join("maildir")
+    }
+
+    /// The certificate's path.
+    pub fn certificate_path(&self) -> PathBuf {
+        self.tls
+            .certificate
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("tls/cert.pem"))
+    }
+
+    /// The private key's path.
+    pub fn private_key_path(&self) -> PathBuf {
+        self.tls
+            .private_key
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("tls/key.pem"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_parses_and_matches_the_defaults_it_documents() {
+        let example = include_str!("../mail-server.example.toml");
+        let parsed = Config::parse(example).unwrap();
+        let mut expected = Config {
+            data_dir: PathBuf::from("/var/lib/mail-server"),
+            ..Config::default()
+        };
+        expected.imap.enabled = true;
+        expected.submission.enabled = true;
+        assert_eq!(parsed, expected);
+    }
+
+    #[test]
+    fn protocols_are_off_until_configured() {
+        let config = Config::parse("data_dir = \"x\"").unwrap();
+        assert!(!config.pop3.enabled && !config.imap.enabled && !config.submission.enabled);
+        assert!(!config.allow_plaintext_auth);
+    }
+
+    #[test]
+    fn a_typo_is_an_error() {
+        let error = Config::parse("[pop3]\nenabeld = true\n").unwrap_err();
+        assert!(error.to_string().contains("enabeld"), "{error}");
+    }
+}

@@ -1,0 +1,11 @@
+//! The example servers and clients of the mail crate family.
+//!
+//! The `mail-server` binary is the operator's entry point; this library holds its parts so
+//! that tests can drive them: [`config`] (the TOML configuration, every key documented in
+//! `mail-server.example.toml`) and [`server`] (start-up: data folder, users file, certificate,
+//! demo account, listeners, shutdown).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod server;
