@@ -341,6 +341,8 @@ mod tests {
         out: Vec<u8>,
         closing: bool,
         timer: Option<Instant>,
+        starttls_pending: bool,
+        seen: Vec<Vec<u8>>,
     }
 
     enum ShoutEvent {
@@ -358,6 +360,13 @@ mod tests {
             }
             if self.closing {
                 return Progress::Close;
+            }
+            if self.starttls_pending {
+                self.starttls_pending = false;
+                // Whatever the client sent after STARTTLS came in plain text: drop it.
+                self.input.clear();
+                self.lines.reset();
+                return Progress::StartTls;
             }
             let (used, status) = self.lines.next_line(&self.input);
             let event = match status {
@@ -382,7 +391,9 @@ mod tests {
             self.out.extend_from_slice(b"TIMEOUT\r\n");
             self.closing = true;
         }
-        fn tls_established(&mut self) {}
+        fn tls_established(&mut self) {
+            self.out.extend_from_slice(b"SECURE\r\n");
+        }
         fn input_closed(&mut self) {
             self.closing = true;
         }
@@ -393,8 +404,13 @@ mod tests {
     impl Handler<Shout> for ShoutHandler {
         async fn handle(&mut self, session: &mut Shout, event: ShoutEvent) {
             let ShoutEvent::Line(line) = event;
+            session.seen.push(line.clone());
             match &line[..] {
                 b"QUIT" => session.closing = true,
+                b"STARTTLS" => {
+                    session.out.extend_from_slice(b"GO\r\n");
+                    session.starttls_pending = true;
+                }
                 b"BIG" => session.out.extend(std::iter::repeat_n(b'x', 1 << 20)),
                 _ => {
                     session.out.extend(line.to_ascii_uppercase());
@@ -411,6 +427,8 @@ mod tests {
             out: Vec::new(),
             closing: false,
             timer,
+            starttls_pending: false,
+            seen: Vec::new(),
         }
     }
 
@@ -521,5 +539,52 @@ mod tests {
         });
         drop(client);
         assert_eq!(task.await.unwrap().unwrap(), Ended::Closed);
+    }
+
+    #[tokio::test]
+    async fn starttls_swaps_the_transport_and_drops_plaintext_sent_after_it() {
+        use tokio::io::AsyncReadExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        crate::tls::ensure_self_signed(&cert, &key, &["localhost".into()]).unwrap();
+        let acceptor = TlsAcceptor::from(crate::tls::server_config(&cert, &key).unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (_stop, shutdown) = watch::channel(false);
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut session = shout(None);
+            let mut upgrade = TlsUpgrade::Server(acceptor);
+            let (transport, _) = drive(
+                &mut session,
+                &mut ShoutHandler,
+                Transport::Plain(tcp),
+                &mut upgrade,
+                shutdown,
+            )
+            .await
+            .unwrap();
+            (session.seen, transport.is_tls())
+        });
+        let mut tcp = TcpStream::connect(address).await.unwrap();
+        // The injected line arrives in the same segment as STARTTLS.
+        tcp.write_all(b"STARTTLS\r\nINJECTED\r\n").await.unwrap();
+        let mut go = [0u8; 4];
+        tcp.read_exact(&mut go).await.unwrap();
+        assert_eq!(&go, b"GO\r\n");
+        let connector = TlsConnector::from(crate::tls::client_config_trusting(&cert).unwrap());
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut tls = connector.connect(name, tcp).await.unwrap();
+        tls.write_all(b"hello\r\nQUIT\r\n").await.unwrap();
+        let mut answer = String::new();
+        tls.read_to_string(&mut answer).await.unwrap();
+        assert_eq!(answer, "SECURE\r\nHELLO\r\n");
+        let (seen, is_tls) = server.await.unwrap();
+        assert!(is_tls);
+        assert_eq!(
+            seen,
+            [b"STARTTLS".to_vec(), b"hello".to_vec(), b"QUIT".to_vec()],
+            "the plaintext sent after STARTTLS was never read as a command"
+        );
     }
 }

@@ -183,3 +183,68 @@ fn an_oversized_message_leaves_nothing_behind() {
         0
     );
 }
+
+/// Unmounts the small file system when the test ends, even on failure.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_an_error_and_never_a_half_written_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"])
+        .arg(dir.path())
+        .stderr(Stdio::null())
+        .status()
+        .map(|status| status.success())
+        .unwrap_or(false);
+    if !mounted {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI runs as root and must be able to mount a small tmpfs for this test"
+        );
+        eprintln!("skipping: cannot mount a small tmpfs here (not root?)");
+        return;
+    }
+    let _unmount = Mounted(dir.path().to_path_buf());
+    let store = MaildirStore::open(dir.path()).unwrap();
+    let account = AccountName::try_from("full").unwrap();
+    let small = message(1);
+    let kept = store.deliver(&account, &mut &small[..]).unwrap();
+    let big = vec![b'z'; 1024 * 1024];
+    let error = store.deliver(&account, &mut &big[..]).unwrap_err();
+    assert!(
+        matches!(&error, mailstore::StoreError::Io(io) if io.kind() == std::io::ErrorKind::StorageFull),
+        "a full disk is reported as such: {error:?}"
+    );
+    let snapshot = store.snapshot(&account, &MailboxName::inbox()).unwrap();
+    assert_eq!(
+        snapshot.messages.len(),
+        1,
+        "the failed message is not visible"
+    );
+    let mut body = Vec::new();
+    store
+        .open_message(&account, &MailboxName::inbox(), kept.uid)
+        .unwrap()
+        .reader
+        .read_to_end(&mut body)
+        .unwrap();
+    assert_eq!(body, small, "what was stored before is intact");
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("full/tmp"))
+            .unwrap()
+            .count(),
+        0,
+        "the partial file was removed"
+    );
+    // With the space back, delivery works again.
+    drop(store);
+    let store = MaildirStore::open(dir.path()).unwrap();
+    store.deliver(&account, &mut &small[..]).unwrap();
+}

@@ -473,17 +473,26 @@ impl Folder {
         let letters = self.letters_allocating(&flags)?;
         let uid = self.take_uid()?;
         let cur = self.dir.join("cur");
-        fs::rename(temporary, cur.join(cur_name(base, &letters)))?;
-        sync_dir(&cur)?;
-        let modseq = self.bump();
-        metadata::append_uid_records(
-            &self.dir,
-            &[UidRecord {
-                uid,
-                base: base.to_string(),
-                modseq: Some(modseq),
-            }],
-        )?;
+        let target = cur.join(cur_name(base, &letters));
+        fs::rename(temporary, &target)?;
+        let modseq = self.highest_modseq + 1;
+        let recorded = sync_dir(&cur).and_then(|()| {
+            metadata::append_uid_records(
+                &self.dir,
+                &[UidRecord {
+                    uid,
+                    base: base.to_string(),
+                    modseq: Some(modseq),
+                }],
+            )
+        });
+        if let Err(error) = recorded {
+            // The caller hears of a failure, so the message must not turn up later.
+            let _ = fs::remove_file(&target);
+            let _ = sync_dir(&cur);
+            return Err(error.into());
+        }
+        self.highest_modseq = modseq;
         self.uidlist_records += 1;
         self.insert(uid, base, false, &letters, flags, size, date, modseq);
         self.note_mtimes();
