@@ -8,6 +8,7 @@ use tokio::sync::broadcast;
 
 use crate::message::{Flags, ModSeq, Uid};
 use crate::names::{AccountName, MailboxName};
+use crate::store::FlagsStored;
 
 /// One change to an account's mailboxes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +82,39 @@ impl ChangeHub {
             .or_insert_with(|| broadcast::channel(FEED_CAPACITY).0);
         ChangeSubscription {
             receiver: sender.subscribe(),
+        }
+    }
+
+    /// Publishes the flag changes of one [`MailStore::store_flags`](crate::MailStore::store_flags).
+    pub fn publish_flags(
+        &self,
+        account: &AccountName,
+        mailbox: &MailboxName,
+        stored: &FlagsStored,
+    ) {
+        for (uid, flags, modseq) in &stored.changed {
+            self.publish(
+                account,
+                Change::FlagsChanged {
+                    mailbox: mailbox.clone(),
+                    uid: *uid,
+                    flags: flags.clone(),
+                    modseq: *modseq,
+                },
+            );
+        }
+    }
+
+    /// Publishes an expunge, unless nothing was removed.
+    pub fn publish_expunged(&self, account: &AccountName, mailbox: &MailboxName, removed: &[Uid]) {
+        if !removed.is_empty() {
+            self.publish(
+                account,
+                Change::Expunged {
+                    mailbox: mailbox.clone(),
+                    uids: removed.to_vec(),
+                },
+            );
         }
     }
 

@@ -13,8 +13,8 @@ use crate::message::{
 };
 use crate::names::{AccountName, MailboxName};
 use crate::store::{
-    read_limited, AppendOptions, Appended, Copied, Expunge, FlagsStored, MailStore, MaildropLock,
-    MaildropLocks, MessageContent, StoreError,
+    read_limited, rename_inbox_or_check, AppendOptions, Appended, Copied, Expunge, FlagsStored,
+    MailStore, MaildropLock, MaildropLocks, MessageContent, StoreError,
 };
 
 #[derive(Debug)]
@@ -250,21 +250,8 @@ impl MailStore for MemoryStore {
         from: &MailboxName,
         to: &MailboxName,
     ) -> Result<(), StoreError> {
-        if from.is_inbox() {
-            self.create_mailbox(account, to, None)?;
-            let uids: Vec<Uid> = self
-                .snapshot(account, from)?
-                .messages
-                .iter()
-                .map(|message| message.uid)
-                .collect();
-            self.move_messages(account, from, &uids, to)?;
+        if rename_inbox_or_check(self, account, from, to)? {
             return Ok(());
-        }
-        if to.is_inbox() || to.is_below(from) {
-            return Err(StoreError::NotAllowed(
-                "cannot rename onto INBOX or below itself",
-            ));
         }
         self.with_account(account, |entry| {
             if !entry.mailboxes.contains_key(from) {
@@ -414,17 +401,7 @@ impl MailStore for MemoryStore {
             }
             Ok(stored)
         })?;
-        for (uid, flags, modseq) in &stored.changed {
-            self.hub.publish(
-                account,
-                Change::FlagsChanged {
-                    mailbox: name.clone(),
-                    uid: *uid,
-                    flags: flags.clone(),
-                    modseq: *modseq,
-                },
-            );
-        }
+        self.hub.publish_flags(account, name, &stored);
         Ok(stored)
     }
 
@@ -449,15 +426,7 @@ impl MailStore for MemoryStore {
             }
             Ok(doomed)
         })?;
-        if !removed.is_empty() {
-            self.hub.publish(
-                account,
-                Change::Expunged {
-                    mailbox: name.clone(),
-                    uids: removed.clone(),
-                },
-            );
-        }
+        self.hub.publish_expunged(account, name, &removed);
         Ok(removed)
     }
 

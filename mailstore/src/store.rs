@@ -329,6 +329,34 @@ impl Drop for MaildropLock {
     }
 }
 
+/// The common part of renaming: renaming INBOX moves its messages to a new mailbox (RFC 3501
+/// 6.3.5) and is done here; otherwise checks that the target is allowed and returns `false`
+/// so the backend renames the subtree itself.
+pub(crate) fn rename_inbox_or_check<S: MailStore + ?Sized>(
+    store: &S,
+    account: &AccountName,
+    from: &MailboxName,
+    to: &MailboxName,
+) -> Result<bool, StoreError> {
+    if from.is_inbox() {
+        store.create_mailbox(account, to, None)?;
+        let uids: Vec<Uid> = store
+            .snapshot(account, from)?
+            .messages
+            .iter()
+            .map(|message| message.uid)
+            .collect();
+        store.move_messages(account, from, &uids, to)?;
+        return Ok(true);
+    }
+    if to.is_inbox() || to.is_below(from) {
+        return Err(StoreError::NotAllowed(
+            "cannot rename onto INBOX or below itself",
+        ));
+    }
+    Ok(false)
+}
+
 /// Reads `message` fully into memory, refusing more than `max_size` octets.
 pub(crate) fn read_limited(
     message: &mut dyn Read,

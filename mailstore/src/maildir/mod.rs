@@ -49,8 +49,8 @@ use crate::message::{
 };
 use crate::names::{AccountName, MailboxName};
 use crate::store::{
-    AppendOptions, Appended, Copied, Expunge, FlagsStored, MailStore, MaildropLock, MaildropLocks,
-    MessageContent, StoreError,
+    rename_inbox_or_check, AppendOptions, Appended, Copied, Expunge, FlagsStored, MailStore,
+    MaildropLock, MaildropLocks, MessageContent, StoreError,
 };
 
 const SPECIAL_USE_FILE: &str = "mailstore-special-use";
@@ -456,21 +456,8 @@ impl MailStore for MaildirStore {
         from: &MailboxName,
         to: &MailboxName,
     ) -> Result<(), StoreError> {
-        if from.is_inbox() {
-            self.create_mailbox(account, to, None)?;
-            let uids: Vec<Uid> = self
-                .snapshot(account, from)?
-                .messages
-                .iter()
-                .map(|message| message.uid)
-                .collect();
-            self.move_messages(account, from, &uids, to)?;
+        if rename_inbox_or_check(self, account, from, to)? {
             return Ok(());
-        }
-        if to.is_inbox() || to.is_below(from) {
-            return Err(StoreError::NotAllowed(
-                "cannot rename onto INBOX or below itself",
-            ));
         }
         self.ensure_account(account)?;
         let account_lock = self.account_lock(account);
@@ -630,17 +617,7 @@ impl MailStore for MaildirStore {
         let stored = self.with_folder(account, name, |folder| {
             folder.store_flags(uids, operation, flags, unchanged_since)
         })?;
-        for (uid, flags, modseq) in &stored.changed {
-            self.hub.publish(
-                account,
-                Change::FlagsChanged {
-                    mailbox: name.clone(),
-                    uid: *uid,
-                    flags: flags.clone(),
-                    modseq: *modseq,
-                },
-            );
-        }
+        self.hub.publish_flags(account, name, &stored);
         Ok(stored)
     }
 
@@ -651,15 +628,7 @@ impl MailStore for MaildirStore {
         which: Expunge,
     ) -> Result<Vec<Uid>, StoreError> {
         let removed = self.with_folder(account, name, |folder| folder.expunge(&which))?;
-        if !removed.is_empty() {
-            self.hub.publish(
-                account,
-                Change::Expunged {
-                    mailbox: name.clone(),
-                    uids: removed.clone(),
-                },
-            );
-        }
+        self.hub.publish_expunged(account, name, &removed);
         Ok(removed)
     }
 
