@@ -5,7 +5,10 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use mail_session::listener::Shutdown;
+use std::time::Duration;
+
+use mail_session::listener::{LoginThrottle, Shutdown};
+use mail_session::login_delay::LoginDelayPolicy;
 use mail_session::tls::{self, TlsSetupError};
 use mailstore::{
     generate_password, AccessPolicy, MailStore, MaildirStore, StoreError, UsersFile, UsersFileError,
@@ -49,6 +52,8 @@ pub struct Prepared {
     pub tls: Arc<rustls::ServerConfig>,
     /// The demo account's name and password, when the configuration asks for one.
     pub demo: Option<(String, String)>,
+    /// The failed-login delay every listener shares.
+    pub login_throttle: LoginThrottle,
 }
 
 const DEMO_ACCOUNT: &str = "demo";
@@ -62,7 +67,11 @@ pub fn prepare(config: &Config) -> Result<Prepared, StartError> {
     let users = Arc::new(UsersFile::open(config.users_path())?);
     let (certificate, private_key) = (config.certificate_path(), config.private_key_path());
     if config.tls.self_signed
-        && tls::ensure_self_signed(&certificate, &private_key, std::slice::from_ref(&config.hostname))?
+        && tls::ensure_self_signed(
+            &certificate,
+            &private_key,
+            std::slice::from_ref(&config.hostname),
+        )?
     {
         tracing::info!(certificate = %certificate.display(), "made a self-signed certificate");
     }
@@ -73,12 +82,18 @@ pub fn prepare(config: &Config) -> Result<Prepared, StartError> {
     } else {
         None
     };
+    let login_throttle = LoginThrottle::new(LoginDelayPolicy {
+        initial: Duration::from_millis(config.limits.failed_login_initial_delay_ms),
+        maximum: Duration::from_secs(config.limits.failed_login_max_delay_secs),
+        ..LoginDelayPolicy::default()
+    });
     Ok(Prepared {
         config: config.clone(),
         users,
         store,
         tls,
         demo,
+        login_throttle,
     })
 }
 

@@ -5,15 +5,54 @@
 //! is triggered it stops accepting, every connection sees its [`watch::Receiver`] turn `true`
 //! (the driver passes that to the session, which says goodbye in its protocol's words), and
 //! after the grace period the connections still open are dropped.
+//!
+//! [`LoginThrottle`] is the listener-wide, per-address failed-login delay that the protocol
+//! services share: each failure from an address waits longer before it is answered.
 
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
+
+use crate::login_delay::{FailedLoginDelay, LoginDelayPolicy};
+
+/// The failed-login delay shared by every connection of a server.
+#[derive(Debug, Clone)]
+pub struct LoginThrottle {
+    delays: Arc<Mutex<FailedLoginDelay>>,
+}
+
+impl LoginThrottle {
+    /// A throttle with `policy`.
+    pub fn new(policy: LoginDelayPolicy) -> Self {
+        LoginThrottle {
+            delays: Arc::new(Mutex::new(FailedLoginDelay::new(policy))),
+        }
+    }
+
+    /// Records a failed login from `address` and waits as long as the policy says before the
+    /// caller answers it.
+    pub async fn after_failure(&self, address: IpAddr) {
+        let delay = self
+            .delays
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .record_failure(address, Instant::now());
+        tokio::time::sleep(delay).await;
+    }
+
+    /// Forgets the failures of `address` after a successful login.
+    pub fn after_success(&self, address: IpAddr) {
+        self.delays
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .record_success(address);
+    }
+}
 
 /// How a listener treats its connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,6 +253,31 @@ mod tests {
         assert!(
             TcpStream::connect(address).await.is_err(),
             "no longer listening"
+        );
+    }
+
+    #[tokio::test]
+    async fn failed_logins_wait_longer_each_time_per_address() {
+        let throttle = LoginThrottle::new(LoginDelayPolicy {
+            initial: Duration::from_millis(40),
+            ..LoginDelayPolicy::default()
+        });
+        let attacker = IpAddr::from([127, 0, 0, 9]);
+        let started = Instant::now();
+        throttle.after_failure(attacker).await;
+        assert!(started.elapsed() >= Duration::from_millis(40));
+        let second = Instant::now();
+        throttle.after_failure(attacker).await;
+        assert!(
+            second.elapsed() >= Duration::from_millis(80),
+            "the delay grows"
+        );
+        throttle.after_success(attacker);
+        let fresh = Instant::now();
+        throttle.after_failure(attacker).await;
+        assert!(
+            fresh.elapsed() < Duration::from_millis(80),
+            "a successful login resets the delay"
         );
     }
 }
