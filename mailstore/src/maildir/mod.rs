@@ -335,16 +335,10 @@ impl MaildirStore {
         SpecialUse::from_imap(text.trim())
     }
 
-    fn read_subscriptions(
-        &self,
-        account: &AccountName,
-    ) -> Result<BTreeSet<MailboxName>, StoreError> {
+    fn read_subscriptions(&self, account: &AccountName) -> Result<Subscriptions, StoreError> {
         match fs::read_to_string(self.account_dir(account).join(SUBSCRIPTIONS_FILE)) {
-            Ok(text) => Ok(text
-                .lines()
-                .filter_map(|line| MailboxName::try_from(line).ok())
-                .collect()),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(BTreeSet::new()),
+            Ok(text) => Ok(Subscriptions::parse(&text)),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(Subscriptions::default()),
             Err(error) => Err(error.into()),
         }
     }
@@ -368,6 +362,54 @@ impl MaildirStore {
     }
 }
 
+/// Dovecot's `subscriptions` file. Version 2 (what Dovecot 2.3 writes, and what is written
+/// here): a `V<TAB>2` line, an empty line, then one name a line with its hierarchy levels
+/// separated by TAB, each level in modified UTF-7. The older form (no header, Maildir++ names
+/// with `.` between levels) is read too. Lines that name nothing valid here are kept as they
+/// are, so rewriting the file never loses another program's entries.
+#[derive(Debug, Default)]
+struct Subscriptions {
+    names: BTreeSet<MailboxName>,
+    foreign: Vec<String>,
+}
+
+impl Subscriptions {
+    fn parse(text: &str) -> Subscriptions {
+        let mut subscriptions = Subscriptions::default();
+        let (separator, body) = match text.strip_prefix("V\t2\n") {
+            Some(rest) => ('\t', rest),
+            None => ('.', text),
+        };
+        for line in body.lines().filter(|line| !line.is_empty()) {
+            let levels: Option<Vec<String>> = line
+                .split(separator)
+                .map(|level| mutf7::decode(level).ok())
+                .collect();
+            match levels.and_then(|levels| MailboxName::try_from(levels.join("/").as_str()).ok()) {
+                Some(name) => {
+                    subscriptions.names.insert(name);
+                }
+                None => subscriptions.foreign.push(line.to_string()),
+            }
+        }
+        subscriptions
+    }
+
+    fn render(&self) -> String {
+        let mut text = String::from("V\t2\n\n");
+        for name in &self.names {
+            let levels: Vec<String> = name.levels().map(mutf7::encode).collect();
+            text.push_str(&levels.join("\t"));
+            text.push('\n');
+        }
+        for line in &self.foreign {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text
+    }
+}
+
 impl MailStore for MaildirStore {
     fn list_mailboxes(&self, account: &AccountName) -> Result<Vec<MailboxInfo>, StoreError> {
         let subscriptions = self.read_subscriptions(account)?;
@@ -376,7 +418,7 @@ impl MailStore for MaildirStore {
             .into_iter()
             .map(|name| MailboxInfo {
                 special_use: Self::read_special_use(&self.folder_dir(account, &name)),
-                subscribed: subscriptions.contains(&name),
+                subscribed: subscriptions.names.contains(&name),
                 name,
             })
             .collect())
@@ -506,18 +548,14 @@ impl MailStore for MaildirStore {
         let _held = lock(&account_lock);
         let mut subscriptions = self.read_subscriptions(account)?;
         let changed = if subscribed {
-            subscriptions.insert(name.clone())
+            subscriptions.names.insert(name.clone())
         } else {
-            subscriptions.remove(name)
+            subscriptions.names.remove(name)
         };
         if changed {
-            let text: String = subscriptions
-                .iter()
-                .map(|name| format!("{name}\n"))
-                .collect();
             fsio::replace_file(
                 &self.account_dir(account).join(SUBSCRIPTIONS_FILE),
-                text.as_bytes(),
+                subscriptions.render().as_bytes(),
             )?;
         }
         Ok(())
@@ -695,6 +733,22 @@ impl MailStore for MaildirStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subscriptions_use_dovecots_version_2_format_and_keep_unknown_lines() {
+        let dovecot = "V\t2\n\nEntw&APw-rfe\nProjekte\t&ANw-berblick\nINBOX\nbad\t&\n";
+        let parsed = Subscriptions::parse(dovecot);
+        let names: Vec<&str> = parsed.names.iter().map(MailboxName::as_str).collect();
+        assert_eq!(names, ["Entwürfe", "INBOX", "Projekte/Überblick"]);
+        assert_eq!(parsed.foreign, ["bad\t&"]);
+        assert_eq!(
+            parsed.render(),
+            "V\t2\n\nEntw&APw-rfe\nINBOX\nProjekte\t&ANw-berblick\nbad\t&\n"
+        );
+        let old = Subscriptions::parse("Archive.2024\nA&-B\n");
+        let names: Vec<&str> = old.names.iter().map(MailboxName::as_str).collect();
+        assert_eq!(names, ["A&B", "Archive/2024"]);
+    }
 
     #[test]
     fn folder_names_map_to_maildir_plus_plus_directories() {
