@@ -73,9 +73,16 @@ impl fmt::Display for Mechanism {
     }
 }
 
-/// A secret (a password) whose `Debug` and `Display` never show it.
-#[derive(Clone, PartialEq, Eq)]
+/// A secret (a password) whose `Debug` never shows it, and whose comparison takes the same
+/// time wherever two secrets differ.
+#[derive(Clone, Eq)]
 pub struct Secret(String);
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Secret) -> bool {
+        self.matches(&other.0)
+    }
+}
 
 impl Secret {
     /// Wraps a secret.

@@ -94,7 +94,7 @@ impl fmt::Display for AccountName {
 ///
 /// ```text
 /// mailbox-name = level *( "/" level )        ; at most 255 octets in all
-/// level        = 1*( any Unicode scalar except CTL, "/", "\", "*", "%", "." at the start )
+/// level        = 1*( any Unicode scalar except CTL, "/", "\", "*", "%", "." )
 /// ```
 /// `INBOX` is matched without regard to case and always spelled `INBOX` (RFC 3501 5.1). A
 /// level may not contain `.` at all, because the Maildir++ layout uses `.` as its own

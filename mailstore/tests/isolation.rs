@@ -304,3 +304,22 @@ fn byte_ranges_are_served_without_reading_the_start() {
         assert_eq!(tail, &body[99_990..]);
     }
 }
+
+#[test]
+fn a_name_too_long_for_the_file_system_is_an_invalid_name_not_a_storage_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MaildirStore::open(dir.path()).unwrap();
+    let account = AccountName::try_from("long").unwrap();
+    for name in ["x".repeat(255), "ä".repeat(127)] {
+        let name = MailboxName::try_from(name.as_str()).unwrap();
+        assert!(
+            matches!(
+                store.create_mailbox(&account, &name, None),
+                Err(StoreError::InvalidName(_))
+            ),
+            "{name} should be refused as too long on disk"
+        );
+    }
+    let short = MailboxName::try_from("ä".repeat(40).as_str()).unwrap();
+    store.create_mailbox(&account, &short, None).unwrap();
+}

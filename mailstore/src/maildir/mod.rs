@@ -23,7 +23,9 @@
 //!
 //! # What it does not do
 //! Changes made by other programs are noticed when the folder is next used (by comparing the
-//! directories' modification times), not pushed as they happen. Keywords are limited to 26 per
+//! directories' modification times), not pushed as they happen. A change another program makes
+//! in the few milliseconds while this store itself renames or fsyncs in the same folder can go
+//! unnoticed until the folder's next change. Keywords are limited to 26 per
 //! folder, as in Dovecot's Maildir.
 
 mod filename;
@@ -137,6 +139,22 @@ impl MaildirStore {
     /// The Maildir of an account (its INBOX).
     pub fn account_dir(&self, account: &AccountName) -> PathBuf {
         self.root.join(account.as_str())
+    }
+
+    /// The directory of a mailbox about to be created, refused when its encoded name would be
+    /// longer than a file name may be (modified UTF-7 can make a level 2.5 times longer).
+    fn new_folder_dir(
+        &self,
+        account: &AccountName,
+        name: &MailboxName,
+    ) -> Result<PathBuf, StoreError> {
+        const MAX_FILE_NAME: usize = 255;
+        if folder_dir_name(name).len() > MAX_FILE_NAME {
+            return Err(StoreError::InvalidName(crate::names::NameError::TooLong {
+                limit: MAX_FILE_NAME,
+            }));
+        }
+        Ok(self.folder_dir(account, name))
     }
 
     fn folder_dir(&self, account: &AccountName, name: &MailboxName) -> PathBuf {
@@ -313,8 +331,9 @@ impl MaildirStore {
                 previous = chunk[read - 1];
                 file.write_all(chunk)?;
             }
-            file.sync_all()?;
+            // The date first, so the fsync makes it durable with the data.
             file.set_modified(date)?;
+            file.sync_all()?;
             Ok((size, size + bare_lf))
         })();
         match written {
@@ -433,7 +452,7 @@ impl MailStore for MaildirStore {
         self.ensure_account(account)?;
         let account_lock = self.account_lock(account);
         let _held = lock(&account_lock);
-        let dir = self.folder_dir(account, name);
+        let dir = self.new_folder_dir(account, name)?;
         if name.is_inbox() || dir.join("cur").is_dir() {
             return Err(StoreError::MailboxExists(name.clone()));
         }
@@ -507,7 +526,7 @@ impl MailStore for MaildirStore {
         if !self.folder_dir(account, from).join("cur").is_dir() {
             return Err(StoreError::NoSuchMailbox(from.clone()));
         }
-        if self.folder_dir(account, to).join("cur").is_dir() {
+        if self.new_folder_dir(account, to)?.join("cur").is_dir() {
             return Err(StoreError::MailboxExists(to.clone()));
         }
         let moving: Vec<MailboxName> = self
@@ -520,6 +539,11 @@ impl MailStore for MaildirStore {
             parent = level.parent();
             if !level.is_inbox() && !moving.contains(&level) {
                 Self::make_maildir(&self.folder_dir(account, &level), true)?;
+            }
+        }
+        for old in &moving {
+            if let Some(new) = old.with_prefix_replaced(from, to) {
+                self.new_folder_dir(account, &new)?;
             }
         }
         for old in &moving {
