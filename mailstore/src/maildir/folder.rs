@@ -180,10 +180,12 @@ impl Folder {
                 let Ok(file_name) = item.file_name().into_string() else {
                     continue;
                 };
-                if file_name.starts_with('.') {
+                let parsed = filename::parse(&file_name);
+                // Not a message file: hidden, or a name no uidlist record could hold.
+                if file_name.starts_with('.') || parsed.base.is_empty() || file_name.contains('\n')
+                {
                     continue;
                 }
-                let parsed = filename::parse(&file_name);
                 let letters = if in_new { "" } else { parsed.flag_letters };
                 let flags = flags_from_letters(letters, &self.keywords);
                 if let Some(&uid) = self.by_base.get(parsed.base) {

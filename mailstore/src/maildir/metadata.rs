@@ -39,7 +39,8 @@ pub(crate) struct Uidlist {
     pub uid_next: u32,
     pub guid: String,
     pub records: Vec<UidRecord>,
-    /// Whether the file ended cleanly (with a line feed).
+    /// Whether the file ended cleanly (with a line feed) in the version 3 format, so that
+    /// records may be appended to it.
     pub complete: bool,
 }
 
@@ -70,11 +71,15 @@ pub(crate) fn read_uidlist(dir: &Path) -> io::Result<Option<Uidlist>> {
     match version {
         "3" => {
             for field in fields {
-                let (key, value) = field.split_at(field.len().min(1));
+                // The first character is the key; the file may hold any bytes, so split on a
+                // character boundary, not at octet 1.
+                let mut chars = field.chars();
+                let key = chars.next();
+                let value = chars.as_str();
                 match key {
-                    "V" => list.uid_validity = value.parse().unwrap_or(0),
-                    "N" => list.uid_next = value.parse().unwrap_or(1),
-                    "G" => list.guid = value.to_string(),
+                    Some('V') => list.uid_validity = value.parse().unwrap_or(0),
+                    Some('N') => list.uid_next = value.parse().unwrap_or(1),
+                    Some('G') => list.guid = value.to_string(),
                     _ => {}
                 }
             }
@@ -82,6 +87,8 @@ pub(crate) fn read_uidlist(dir: &Path) -> io::Result<Option<Uidlist>> {
         "1" => {
             list.uid_validity = fields.next().and_then(|v| v.parse().ok()).unwrap_or(0);
             list.uid_next = fields.next().and_then(|v| v.parse().ok()).unwrap_or(1);
+            // Version 3 records cannot be appended to a version 1 file: rewrite it first.
+            list.complete = false;
         }
         _ => return Ok(None),
     }
@@ -262,6 +269,16 @@ mod tests {
         assert_eq!(list.records.len(), 2);
         assert_eq!(list.records[1].uid, 3);
         assert_eq!(list.records[1].base, "1700000001.M2P1.host");
+    }
+
+    #[test]
+    fn a_header_with_non_ascii_fields_is_read_without_panicking() {
+        // Found by the maildir_metadata fuzz target.
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(UIDLIST), "3 é V7 Ñ5\n1 :a\n").unwrap();
+        let list = read_uidlist(dir.path()).unwrap().unwrap();
+        assert_eq!(list.uid_validity, 7);
+        assert_eq!(list.records.len(), 1);
     }
 
     #[test]
