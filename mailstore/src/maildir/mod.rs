@@ -227,7 +227,6 @@ impl MaildirStore {
         account: &AccountName,
         name: &MailboxName,
     ) -> Result<Arc<Mutex<Folder>>, StoreError> {
-        self.ensure_account(account)?;
         let key = (account.clone(), name.clone());
         // Loading happens under the map's lock, so that two first users of a folder cannot
         // both initialise its metadata.
@@ -235,6 +234,7 @@ impl MaildirStore {
         if let Some(folder) = folders.get(&key) {
             return Ok(folder.clone());
         }
+        self.ensure_account(account)?;
         let dir = self.folder_dir(account, name);
         if !dir.join("cur").is_dir() {
             return Err(StoreError::NoSuchMailbox(name.clone()));
@@ -659,7 +659,7 @@ impl MailStore for MaildirStore {
                 }
                 Err(error) => return Err(error.into()),
             };
-            let size = file.metadata().map(|meta| meta.len()).unwrap_or(size);
+            // A Maildir file's content never changes under its name: the indexed size holds.
             Ok(MessageContent {
                 size,
                 reader: Box::new(file),
