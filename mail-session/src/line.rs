@@ -60,6 +60,12 @@ impl LineReader {
         self.max_line_length
     }
 
+    /// Changes the limit from the next line on (for example while a SASL exchange allows longer
+    /// lines than commands).
+    pub fn set_max_line_length(&mut self, max_line_length: usize) {
+        self.max_line_length = max_line_length.max(2);
+    }
+
     /// Whether the reader is inside an over-long line, dropping bytes until its end.
     pub fn is_discarding(&self) -> bool {
         self.discarding

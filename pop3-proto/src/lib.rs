@@ -4,6 +4,7 @@
 
 pub mod encode;
 pub mod parse;
+pub mod server;
 pub mod types;
 
 pub use mail_session::Limits;
