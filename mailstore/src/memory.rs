@@ -61,12 +61,14 @@ impl Mailbox {
             .ok_or(StoreError::Limit("UID space exhausted"))?;
         let modseq = self.next_modseq();
         let size = data.len() as u64;
+        let wire_size = size + crate::message::bare_line_feeds(&data, false);
         self.messages.insert(
             uid,
             StoredMessage {
                 meta: MessageMeta {
                     uid,
                     size,
+                    wire_size,
                     flags,
                     internal_date,
                     modseq,

@@ -122,6 +122,9 @@ pub struct MessageMeta {
     /// Its size in octets, exactly as [`MailStore::open_message`](crate::MailStore::open_message)
     /// reads it.
     pub size: u64,
+    /// Its size with every bare LF counted as CR LF: what it occupies on the wire, as POP3
+    /// LIST and IMAP RFC822.SIZE report it. Equal to `size` for a message stored with CR LF.
+    pub wire_size: u64,
     /// Its flags.
     pub flags: Flags,
     /// The internal date (RFC 3501 2.3.3): when it arrived, or what APPEND said.
@@ -219,6 +222,20 @@ pub struct MailboxSnapshot {
     pub status: MailboxStatus,
     /// The messages in ascending UID order.
     pub messages: Vec<MessageMeta>,
+}
+
+/// Counts the bare LFs of `bytes` (LFs not preceded by CR), given whether the byte before
+/// `bytes` was a CR. Streaming callers carry `previous_cr` from chunk to chunk.
+pub fn bare_line_feeds(bytes: &[u8], previous_cr: bool) -> u64 {
+    memchr::memchr_iter(b'\n', bytes)
+        .filter(|&at| {
+            if at == 0 {
+                !previous_cr
+            } else {
+                bytes[at - 1] != b'\r'
+            }
+        })
+        .count() as u64
 }
 
 /// Counts a status from a list of messages.

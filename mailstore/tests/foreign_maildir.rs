@@ -60,3 +60,30 @@ fn a_uidlist_header_with_non_ascii_fields_is_read() {
     assert_eq!(first, [6]);
     assert_eq!(second, first);
 }
+
+#[test]
+fn the_wire_size_of_a_bare_lf_message_counts_crlf() {
+    let dir = tempfile::tempdir().unwrap();
+    let account_dir = dir.path().join("lf");
+    for sub in ["cur", "new", "tmp"] {
+        fs::create_dir_all(account_dir.join(sub)).unwrap();
+    }
+    // Written by an MDA that stores LF line ends and no size fields.
+    fs::write(
+        account_dir.join("new/1.M1.host"),
+        "Subject: x\n\nline\r\nline\n",
+    )
+    .unwrap();
+    // Dovecot's name carries both sizes.
+    fs::write(account_dir.join("cur/2.M2.host,S=5,W=7:2,S"), "a\nb\nc").unwrap();
+    let store = MaildirStore::open(dir.path()).unwrap();
+    let account = AccountName::try_from("lf").unwrap();
+    let snapshot = store.snapshot(&account, &MailboxName::inbox()).unwrap();
+    let sizes: Vec<(u64, u64)> = snapshot
+        .messages
+        .iter()
+        .map(|m| (m.size, m.wire_size))
+        .collect();
+    assert!(sizes.contains(&(23, 26)), "{sizes:?}");
+    assert!(sizes.contains(&(5, 7)), "{sizes:?}");
+}

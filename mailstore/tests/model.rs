@@ -254,8 +254,14 @@ fn observe(store: &dyn MailStore, account: &AccountName) -> Vec<String> {
                 .unwrap()
                 .as_secs();
             seen.push(format!(
-                "  {} {:?} modseq={} size={} date={} body={:?}",
-                message.uid, message.flags, message.modseq.0, message.size, date, body
+                "  {} {:?} modseq={} size={} wire={} date={} body={:?}",
+                message.uid,
+                message.flags,
+                message.modseq.0,
+                message.size,
+                message.wire_size,
+                date,
+                body
             ));
         }
     }

@@ -10,6 +10,8 @@ pub(crate) struct ParsedName<'a> {
     pub base: &'a str,
     /// The size from `,S=`, if present.
     pub size: Option<u64>,
+    /// The CRLF ("virtual") size from `,W=`, if present.
+    pub wire_size: Option<u64>,
     /// System flag letters and keyword letters of the info part.
     pub flag_letters: &'a str,
 }
@@ -20,14 +22,16 @@ pub(crate) fn parse(name: &str) -> ParsedName<'_> {
         None => (name, ""),
     };
     let flag_letters = info.strip_prefix("2,").unwrap_or("");
-    let size = base
-        .split(',')
-        .skip(1)
-        .find_map(|field| field.strip_prefix("S="))
-        .and_then(|size| size.parse().ok());
+    let field = |key: &str| {
+        base.split(',')
+            .skip(1)
+            .find_map(|field| field.strip_prefix(key))
+            .and_then(|value| value.parse().ok())
+    };
     ParsedName {
         base,
-        size,
+        size: field("S="),
+        wire_size: field("W="),
         flag_letters,
     }
 }
@@ -99,6 +103,7 @@ mod tests {
         let parsed = parse("1700000000.M1P2.host,S=1234,W=1260:2,FRS");
         assert_eq!(parsed.base, "1700000000.M1P2.host,S=1234,W=1260");
         assert_eq!(parsed.size, Some(1234));
+        assert_eq!(parsed.wire_size, Some(1260));
         assert_eq!(parsed.flag_letters, "FRS");
         let new = parse("1700000000.M1P2.host");
         assert_eq!(new.size, None);

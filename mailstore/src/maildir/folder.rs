@@ -26,6 +26,7 @@ struct Entry {
     letters: String,
     flags: Flags,
     size: u64,
+    wire_size: u64,
     date: SystemTime,
     modseq: u64,
 }
@@ -54,6 +55,23 @@ pub(crate) struct Folder {
     keywords: Vec<String>,
     seen_mtimes: Option<(SystemTime, SystemTime)>,
     uidlist_records: usize,
+}
+
+/// The CRLF size of a file whose name does not say it (written by a program other than
+/// Dovecot or this store).
+fn wire_size_of(path: &Path) -> io::Result<u64> {
+    use std::io::Read;
+    let mut file = fs::File::open(path)?;
+    let mut buffer = vec![0u8; 64 * 1024];
+    let (mut size, mut previous_cr) = (0u64, false);
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            return Ok(size);
+        }
+        size += read as u64 + crate::message::bare_line_feeds(&buffer[..read], previous_cr);
+        previous_cr = buffer[read - 1] == b'\r';
+    }
 }
 
 fn mtime(path: &Path) -> io::Result<SystemTime> {
@@ -167,7 +185,7 @@ impl Folder {
         self.uidlist_records = records.len();
 
         let mut seen: HashSet<u32> = HashSet::new();
-        let mut unassigned: Vec<(SystemTime, String, bool, Flags, u64)> = Vec::new();
+        let mut unassigned: Vec<(SystemTime, String, bool, Flags, (u64, u64))> = Vec::new();
         let mut flag_changes: Vec<u32> = Vec::new();
         for (sub, in_new) in [("cur", false), ("new", true)] {
             let read = match fs::read_dir(self.dir.join(sub)) {
@@ -205,6 +223,11 @@ impl Folder {
                 let metadata = item.metadata()?;
                 let size = parsed.size.unwrap_or(metadata.len());
                 let date = metadata.modified()?;
+                let wire_size = match parsed.wire_size {
+                    Some(wire_size) => wire_size,
+                    None => wire_size_of(&item.path())?,
+                };
+                let size = (size, wire_size);
                 match record_by_base.get(parsed.base) {
                     Some(record) if !self.entries.contains_key(&record.uid) => {
                         let modseq = match log_by_uid.get(&record.uid).copied().or(record.modseq) {
@@ -321,7 +344,7 @@ impl Folder {
         in_new: bool,
         letters: &str,
         flags: Flags,
-        size: u64,
+        (size, wire_size): (u64, u64),
         date: SystemTime,
         modseq: u64,
     ) {
@@ -334,6 +357,7 @@ impl Folder {
                 letters: letters.to_string(),
                 flags,
                 size,
+                wire_size,
                 date,
                 modseq,
             },
@@ -400,6 +424,7 @@ impl Folder {
         Some(MessageMeta {
             uid: Uid::new(uid)?,
             size: entry.size,
+            wire_size: entry.wire_size,
             flags: entry.flags.clone(),
             internal_date: entry.date,
             modseq: ModSeq(entry.modseq),
@@ -431,10 +456,10 @@ impl Folder {
     }
 
     /// What a copy needs of a message: its path, flags and date.
-    pub(crate) fn copy_source(&self, uid: Uid) -> Option<(PathBuf, Flags, SystemTime, u64)> {
+    pub(crate) fn copy_source(&self, uid: Uid) -> Option<(PathBuf, Flags, SystemTime)> {
         let entry = self.entries.get(&uid.get())?;
-        let (path, size) = self.path_of(uid)?;
-        Some((path, entry.flags.clone(), entry.date, size))
+        let (path, _) = self.path_of(uid)?;
+        Some((path, entry.flags.clone(), entry.date))
     }
 
     /// Info letters for `flags`, registering new keywords in `dovecot-keywords`.
@@ -469,7 +494,7 @@ impl Folder {
         temporary: &Path,
         base: &str,
         flags: Flags,
-        size: u64,
+        size: (u64, u64),
         date: SystemTime,
     ) -> Result<(Uid, ModSeq), StoreError> {
         let letters = self.letters_allocating(&flags)?;

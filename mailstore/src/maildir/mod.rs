@@ -295,7 +295,7 @@ impl MaildirStore {
         message: &mut dyn Read,
         max_size: Option<u64>,
         date: SystemTime,
-    ) -> Result<(PathBuf, String, u64), StoreError> {
+    ) -> Result<(PathBuf, String, (u64, u64)), StoreError> {
         let unique = self.unique_base();
         let path = dir.join("tmp").join(&unique);
         let mut file = fs::OpenOptions::new()
@@ -339,7 +339,7 @@ impl MaildirStore {
         match written {
             Ok((size, virtual_size)) => {
                 let base = format!("{unique},S={size},W={virtual_size}");
-                Ok((path, base, size))
+                Ok((path, base, (size, virtual_size)))
             }
             Err(error) => {
                 drop(file);
@@ -622,7 +622,7 @@ impl MailStore for MaildirStore {
                     uid_validity: validity,
                     uid,
                     modseq,
-                    size,
+                    size: size.0,
                 })
         });
         match committed {
@@ -713,7 +713,7 @@ impl MailStore for MaildirStore {
             uid_validity: lock(&target).validity(),
             uids: Vec::new(),
         };
-        for (uid, (path, flags, date, _)) in sources {
+        for (uid, (path, flags, date)) in sources {
             let mut file = match File::open(&path) {
                 Ok(file) => file,
                 Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
