@@ -5,9 +5,14 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use mail_session::listener::{LoginThrottle, Shutdown};
+use pop3_proto::tokio::{Pop3Server, Pop3ServerConfig};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use mail_session::listener::{ListenerOptions, LoginThrottle, Shutdown};
 use mail_session::login_delay::LoginDelayPolicy;
 use mail_session::tls::{self, TlsSetupError};
 use mailstore::{
@@ -37,23 +42,39 @@ pub enum StartError {
     /// The mail store could not be opened.
     #[error("mail store: {0}")]
     Store(#[from] StoreError),
+    /// A listener could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// Everything the listeners need, made ready.
-#[derive(Debug)]
 pub struct Prepared {
     /// The configuration in force.
     pub config: Config,
     /// Who may log in.
     pub users: Arc<UsersFile>,
     /// The mail.
-    pub store: Arc<MaildirStore>,
+    pub store: Arc<dyn MailStore>,
     /// The TLS server configuration.
     pub tls: Arc<rustls::ServerConfig>,
     /// The demo account's name and password, when the configuration asks for one.
     pub demo: Option<(String, String)>,
     /// The failed-login delay every listener shares.
     pub login_throttle: LoginThrottle,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("config", &self.config)
+            .field("demo", &self.demo.as_ref().map(|(name, _)| name))
+            .finish_non_exhaustive()
+    }
 }
 
 const DEMO_ACCOUNT: &str = "demo";
@@ -66,19 +87,20 @@ pub fn prepare(config: &Config) -> Result<Prepared, StartError> {
     })?;
     let users = Arc::new(UsersFile::open(config.users_path())?);
     let (certificate, private_key) = (config.certificate_path(), config.private_key_path());
-    if config.tls.self_signed
-        && tls::ensure_self_signed(
-            &certificate,
-            &private_key,
-            std::slice::from_ref(&config.hostname),
-        )?
-    {
+    // The configured name, and the loopback names clients of a local server connect to.
+    let mut names = vec![config.hostname.clone()];
+    for local in ["localhost", "127.0.0.1", "::1"] {
+        if !names.iter().any(|name| name == local) {
+            names.push(local.to_string());
+        }
+    }
+    if config.tls.self_signed && tls::ensure_self_signed(&certificate, &private_key, &names)? {
         tracing::info!(certificate = %certificate.display(), "made a self-signed certificate");
     }
     let tls = tls::server_config(&certificate, &private_key)?;
-    let store = Arc::new(MaildirStore::open(config.maildir_root())?);
+    let store: Arc<dyn MailStore> = Arc::new(MaildirStore::open(config.maildir_root())?);
     let demo = if config.demo_account {
-        Some(demo_account(config, &users, &store)?)
+        Some(demo_account(config, &users, &*store)?)
     } else {
         None
     };
@@ -102,7 +124,7 @@ pub fn prepare(config: &Config) -> Result<Prepared, StartError> {
 fn demo_account(
     config: &Config,
     users: &UsersFile,
-    store: &MaildirStore,
+    store: &dyn MailStore,
 ) -> Result<(String, String), StartError> {
     let password_file = config.data_dir.join("demo-password");
     let exists = users
@@ -141,36 +163,113 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     std::io::Write::write_all(&mut options.open(path)?, format!("{text}\n").as_bytes())
 }
 
-/// The protocols this build can serve. Each protocol issue adds its own.
-pub const SERVED_PROTOCOLS: &[&str] = &[];
+/// The protocols this build serves. Each protocol issue adds its own.
+pub const SERVED_PROTOCOLS: &[&str] = &["POP3"];
+
+/// A listening socket of the running server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listening {
+    /// `POP3`, `IMAP4` or `submission`.
+    pub protocol: &'static str,
+    /// The bound address (with the real port when the configuration said 0).
+    pub address: SocketAddr,
+    /// Implicit TLS (true) or plain with STARTTLS/STLS (false).
+    pub implicit_tls: bool,
+}
+
+/// The server's listeners, running.
+#[derive(Debug)]
+pub struct Running {
+    /// Every bound listener.
+    pub listening: Vec<Listening>,
+    tasks: JoinSet<()>,
+}
+
+impl Running {
+    /// Waits until every listener has shut down (after the [`Shutdown`] is triggered and the
+    /// grace period of open connections has passed).
+    pub async fn wait(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+async fn bind(address: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| StartError::Bind { address, source })
+}
+
+/// Binds every enabled protocol's listeners and starts serving them.
+pub async fn start(prepared: &Prepared, shutdown: &Shutdown) -> Result<Running, StartError> {
+    let config = &prepared.config;
+    let mut running = Running {
+        listening: Vec::new(),
+        tasks: JoinSet::new(),
+    };
+    let listener_options = ListenerOptions {
+        max_connections: config.limits.max_connections,
+        shutdown_grace: Duration::from_secs(config.limits.shutdown_grace_secs),
+        tcp_keepalive: Some(Duration::from_secs(config.limits.tcp_keepalive_secs)),
+    };
+    if config.pop3.enabled {
+        let mut session = pop3_proto::server::Options {
+            allow_plaintext_auth: config.allow_plaintext_auth,
+            inactivity_timeout: Duration::from_secs(config.pop3.inactivity_timeout_secs),
+            greeting: format!("{} POP3 server ready", config.hostname),
+            implementation: Some(format!("mail-server {}", env!("CARGO_PKG_VERSION"))),
+            ..pop3_proto::server::Options::default()
+        };
+        session.limits.max_line_length = config.pop3.max_line_length;
+        let server = Pop3Server::new(
+            prepared.store.clone(),
+            prepared.users.clone(),
+            prepared.login_throttle.clone(),
+            Some(prepared.tls.clone()),
+            Pop3ServerConfig {
+                session,
+                listener: listener_options,
+                ..Pop3ServerConfig::default()
+            },
+        );
+        for (addresses, implicit_tls) in [
+            (&config.pop3.listen, false),
+            (&config.pop3.listen_tls, true),
+        ] {
+            for &address in addresses {
+                let listener = bind(address).await?;
+                let address = listener
+                    .local_addr()
+                    .map_err(|source| StartError::Bind { address, source })?;
+                running.listening.push(Listening {
+                    protocol: "POP3",
+                    address,
+                    implicit_tls,
+                });
+                let server = server.clone();
+                let stop = shutdown.subscribe();
+                running.tasks.spawn(async move {
+                    if implicit_tls {
+                        server.serve_tls(listener, stop).await
+                    } else {
+                        server.serve_plain(listener, stop).await
+                    }
+                });
+                tracing::info!(%address, implicit_tls, "POP3 listening");
+            }
+        }
+    }
+    Ok(running)
+}
 
 /// What mail clients need to know (what autoconfiguration would tell them).
-pub fn settings_summary(prepared: &Prepared) -> String {
+pub fn settings_summary(prepared: &Prepared, running: &Running) -> String {
     let config = &prepared.config;
     let mut text = String::new();
     let _ = writeln!(text, "server name: {}", config.hostname);
-    for (name, enabled, plain, implicit, upgrade) in [
-        (
-            "POP3",
-            config.pop3.enabled,
-            &config.pop3.listen,
-            &config.pop3.listen_tls,
-            "STLS",
-        ),
-        (
-            "IMAP4",
-            config.imap.enabled,
-            &config.imap.listen,
-            &config.imap.listen_tls,
-            "STARTTLS",
-        ),
-        (
-            "submission",
-            config.submission.enabled,
-            &config.submission.listen,
-            &config.submission.listen_tls,
-            "STARTTLS",
-        ),
+    for (name, enabled, upgrade) in [
+        ("POP3", config.pop3.enabled, "STLS"),
+        ("IMAP4", config.imap.enabled, "STARTTLS"),
+        ("submission", config.submission.enabled, "STARTTLS"),
     ] {
         if !enabled {
             let _ = writeln!(text, "{name}: off");
@@ -180,11 +279,13 @@ pub fn settings_summary(prepared: &Prepared) -> String {
             let _ = writeln!(text, "{name}: enabled, but not yet served by this build");
             continue;
         }
-        for address in plain {
-            let _ = writeln!(text, "{name}: {address} ({upgrade})");
-        }
-        for address in implicit {
-            let _ = writeln!(text, "{name}: {address} (SSL/TLS)");
+        for listening in running.listening.iter().filter(|l| l.protocol == name) {
+            let security = if listening.implicit_tls {
+                "SSL/TLS"
+            } else {
+                upgrade
+            };
+            let _ = writeln!(text, "{name}: {} ({security})", listening.address);
         }
     }
     let _ = writeln!(text, "certificate: {}", config.certificate_path().display());
@@ -198,15 +299,4 @@ pub fn settings_summary(prepared: &Prepared) -> String {
         let _ = writeln!(text, "demo account: user {name}, password {password}");
     }
     text
-}
-
-/// Runs the server until `shutdown` is triggered.
-pub async fn run(prepared: Prepared, shutdown: Shutdown) {
-    let mut stop = shutdown.subscribe();
-    tracing::info!(
-        data_dir = %prepared.config.data_dir.display(),
-        "mail-server ready"
-    );
-    let _ = stop.wait_for(|stopped| *stopped).await;
-    tracing::info!("shutting down");
 }

@@ -8,3 +8,6 @@ pub mod server;
 pub mod types;
 
 pub use mail_session::Limits;
+
+#[cfg(feature = "tokio")]
+pub mod tokio;

@@ -259,7 +259,6 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            print!("{}", server::settings_summary(&prepared));
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(runtime) => runtime,
                 Err(error) => {
@@ -267,13 +266,19 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            runtime.block_on(async {
+            let outcome = runtime.block_on(async {
                 let shutdown = Shutdown::new();
-                let running = tokio::spawn(server::run(prepared, shutdown.clone()));
+                let running = server::start(&prepared, &shutdown).await?;
+                print!("{}", server::settings_summary(&prepared, &running));
                 wait_for_signal().await;
                 shutdown.trigger();
-                let _ = running.await;
+                running.wait().await;
+                Ok::<(), server::StartError>(())
             });
+            if let Err(error) = outcome {
+                eprintln!("mail-server: {error}");
+                return ExitCode::FAILURE;
+            }
             tracing::info!("stopped");
             ExitCode::SUCCESS
         }

@@ -41,6 +41,10 @@ impl Entry {
     }
 }
 
+/// A message file found on disk without a UID yet: date, file name, in `new/`, flags, and
+/// (size, wire size).
+type Unassigned = (SystemTime, String, bool, Flags, (u64, u64));
+
 /// The in-memory index of one folder.
 #[derive(Debug)]
 pub(crate) struct Folder {
@@ -185,7 +189,7 @@ impl Folder {
         self.uidlist_records = records.len();
 
         let mut seen: HashSet<u32> = HashSet::new();
-        let mut unassigned: Vec<(SystemTime, String, bool, Flags, (u64, u64))> = Vec::new();
+        let mut unassigned: Vec<Unassigned> = Vec::new();
         let mut flag_changes: Vec<u32> = Vec::new();
         for (sub, in_new) in [("cur", false), ("new", true)] {
             let read = match fs::read_dir(self.dir.join(sub)) {

@@ -1,0 +1,10 @@
+//! The tokio adapter (feature `tokio`): a POP3 server over a [`mailstore::MailStore`] and a
+//! [`mailstore::Directory`], with plain (STLS) and implicit-TLS listeners.
+//!
+//! The adapter owns sockets, TLS and timers; every protocol decision is the
+//! [`ServerSession`](crate::server::ServerSession)'s, and every storage decision the
+//! [`Pop3Service`]'s.
+
+mod service;
+
+pub use service::{Pop3Server, Pop3ServerConfig};

@@ -1,0 +1,408 @@
+//! The POP3 service: what USER/PASS, RETR, TOP and QUIT do to a maildrop.
+
+use std::io::Read;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mail_session::driver::{drive, Handler, TlsUpgrade, Transport};
+use mail_session::listener::{serve, ListenerOptions, LoginThrottle};
+use mailstore::{
+    AccountName, AuthError, Directory, Expunge, MailStore, MailboxName, MaildropLock, Protocol,
+    StoreError, Uid,
+};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use crate::server::{
+    Event, LoginRejection, MaildropEntry, MessageProgress, Options, ServerSession, TlsMode,
+};
+use crate::types::ResponseCode;
+
+/// How the server behaves; the session options of every connection start from `session`.
+#[derive(Debug, Clone)]
+pub struct Pop3ServerConfig {
+    /// Session options (limits, plaintext policy, inactivity timeout, greeting).
+    pub session: Options,
+    /// Connection limit, shutdown grace and TCP keepalive of each listener.
+    pub listener: ListenerOptions,
+    /// The longest a TLS handshake may take.
+    pub tls_handshake_timeout: Duration,
+}
+
+impl Default for Pop3ServerConfig {
+    fn default() -> Self {
+        Pop3ServerConfig {
+            session: Options::default(),
+            listener: ListenerOptions::default(),
+            tls_handshake_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A POP3 server: serves the INBOX of each account of `directory` from `store`.
+pub struct Pop3Server {
+    store: Arc<dyn MailStore>,
+    directory: Arc<dyn Directory>,
+    throttle: LoginThrottle,
+    tls: Option<TlsAcceptor>,
+    config: Pop3ServerConfig,
+}
+
+impl std::fmt::Debug for Pop3Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pop3Server")
+            .field("tls", &self.tls.is_some())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How much of a message is read from the store at a time.
+const CHUNK: usize = 64 * 1024;
+
+impl Pop3Server {
+    /// A server over `store` and `directory`. Without `tls`, STLS is not offered and implicit
+    /// TLS listeners cannot be served.
+    pub fn new(
+        store: Arc<dyn MailStore>,
+        directory: Arc<dyn Directory>,
+        throttle: LoginThrottle,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        config: Pop3ServerConfig,
+    ) -> Arc<Self> {
+        Arc::new(Pop3Server {
+            store,
+            directory,
+            throttle,
+            tls: tls.map(TlsAcceptor::from),
+            config,
+        })
+    }
+
+    /// Serves a plain listener (STLS offered when TLS is configured) until `shutdown`.
+    pub async fn serve_plain(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        self.serve(listener, false, shutdown).await;
+    }
+
+    /// Serves an implicit-TLS listener (pop3s) until `shutdown`.
+    pub async fn serve_tls(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        self.serve(listener, true, shutdown).await;
+    }
+
+    async fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        implicit_tls: bool,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        let options = self.config.listener;
+        serve(listener, options, shutdown, move |tcp, peer, stop| {
+            let server = self.clone();
+            async move {
+                if let Err(error) = server.connection(tcp, peer, implicit_tls, stop).await {
+                    tracing::debug!(%peer, %error, "POP3 connection ended with an error");
+                }
+            }
+        })
+        .await;
+    }
+
+    /// Runs one connection to its end.
+    pub async fn connection(
+        self: Arc<Self>,
+        tcp: TcpStream,
+        peer: SocketAddr,
+        implicit_tls: bool,
+        shutdown: watch::Receiver<bool>,
+    ) -> std::io::Result<()> {
+        let mut options = self.config.session.clone();
+        let (transport, mut upgrade) = match (&self.tls, implicit_tls) {
+            (Some(acceptor), true) => {
+                let handshake =
+                    tokio::time::timeout(self.config.tls_handshake_timeout, acceptor.accept(tcp));
+                let tls = handshake.await.map_err(|_| {
+                    std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out")
+                })??;
+                options.tls = TlsMode::Implicit;
+                (Transport::ServerTls(Box::new(tls)), TlsUpgrade::Unavailable)
+            }
+            (None, true) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::Unsupported,
+                    "implicit TLS listener without a certificate",
+                ))
+            }
+            (Some(acceptor), false) => {
+                options.tls = TlsMode::StartTls;
+                (Transport::Plain(tcp), TlsUpgrade::Server(acceptor.clone()))
+            }
+            (None, false) => {
+                options.tls = TlsMode::Unavailable;
+                (Transport::Plain(tcp), TlsUpgrade::Unavailable)
+            }
+        };
+        let mut session = ServerSession::new(options);
+        let mut handler = Pop3Connection {
+            server: self.clone(),
+            peer: peer.ip(),
+            account: None,
+            lock: None,
+            uids: Vec::new(),
+            reader: None,
+            first_chunk: None,
+        };
+        drive(
+            &mut session,
+            &mut handler,
+            transport,
+            &mut upgrade,
+            shutdown,
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// One connection's service state.
+struct Pop3Connection {
+    server: Arc<Pop3Server>,
+    peer: IpAddr,
+    account: Option<AccountName>,
+    lock: Option<MaildropLock>,
+    uids: Vec<Uid>,
+    reader: Option<Box<dyn Read + Send>>,
+    first_chunk: Option<Vec<u8>>,
+}
+
+/// Runs blocking store work off the async threads.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    tokio::task::spawn_blocking(work).await.ok()
+}
+
+/// Whether the header section of a message's start holds non-ASCII octets (RFC 6532
+/// internationalised header fields), which RFC 6856 keeps from clients not in UTF-8 mode.
+fn header_needs_utf8(start: &[u8]) -> bool {
+    let header_end = memchr::memmem::find(start, b"\n\r\n")
+        .or_else(|| memchr::memmem::find(start, b"\n\n"))
+        .unwrap_or(start.len());
+    start[..header_end].iter().any(|&byte| byte >= 0x80)
+}
+
+/// POP3's unique id, the way Dovecot's default `pop3_uidl_format` (`%08Xu%08Xv`) writes it,
+/// so a maildrop moved between the two keeps its ids and clients download nothing twice.
+fn unique_id(uid: Uid, validity: mailstore::UidValidity) -> String {
+    format!("{:08X}{:08X}", uid.get(), validity.get())
+}
+
+impl Pop3Connection {
+    async fn login(
+        &mut self,
+        session: &mut ServerSession,
+        credentials: mail_session::sasl::Credentials,
+    ) {
+        let directory = self.server.directory.clone();
+        let username = credentials.username.clone();
+        let password = credentials.password.clone();
+        let verdict =
+            blocking(move || directory.authenticate(&username, password.expose(), Protocol::Pop3))
+                .await
+                .unwrap_or(Err(AuthError::Unavailable(
+                    "authentication task failed".into(),
+                )));
+        let account = match verdict {
+            Ok(account) => account,
+            Err(AuthError::Unavailable(reason)) => {
+                tracing::warn!(%reason, "directory unavailable");
+                session.reject_login(LoginRejection::Temporary);
+                return;
+            }
+            Err(error) => {
+                tracing::info!(peer = %self.peer, user = %credentials.username, %error, "POP3 login refused");
+                self.server.throttle.after_failure(self.peer).await;
+                session.reject_login(LoginRejection::Credentials);
+                return;
+            }
+        };
+        self.server.throttle.after_success(self.peer);
+        let lock = match self.server.store.lock_maildrop(&account) {
+            Ok(lock) => lock,
+            Err(StoreError::InUse) => {
+                session.reject_login(LoginRejection::InUse);
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%account, %error, "cannot lock maildrop");
+                session.reject_login(LoginRejection::Temporary);
+                return;
+            }
+        };
+        let store = self.server.store.clone();
+        let inbox_of = account.clone();
+        let snapshot = blocking(move || store.snapshot(&inbox_of, &MailboxName::inbox())).await;
+        match snapshot {
+            Some(Ok(snapshot)) => {
+                let validity = snapshot.status.uid_validity;
+                self.uids = snapshot
+                    .messages
+                    .iter()
+                    .map(|message| message.uid)
+                    .collect();
+                let listing = snapshot
+                    .messages
+                    .iter()
+                    .map(|message| MaildropEntry {
+                        size: message.wire_size,
+                        unique_id: unique_id(message.uid, validity),
+                    })
+                    .collect();
+                tracing::info!(peer = %self.peer, %account, "POP3 login");
+                self.account = Some(account);
+                self.lock = Some(lock);
+                session.accept_login(listing);
+            }
+            other => {
+                if let Some(Err(error)) = other {
+                    tracing::warn!(%account, %error, "cannot read maildrop");
+                }
+                session.reject_login(LoginRejection::Temporary);
+            }
+        }
+    }
+
+    async fn retrieve(&mut self, session: &mut ServerSession, message: u32) {
+        let (Some(account), Some(&uid)) =
+            (self.account.clone(), self.uids.get(message as usize - 1))
+        else {
+            session.refuse_message(ResponseCode::SysTemp, "message unavailable");
+            return;
+        };
+        let store = self.server.store.clone();
+        let opened = blocking(
+            move || -> Result<(Box<dyn Read + Send>, Vec<u8>), StoreError> {
+                let content = store.open_message(&account, &MailboxName::inbox(), uid)?;
+                let mut reader: Box<dyn Read + Send> = Box::new(content.reader);
+                let mut first = vec![0u8; CHUNK];
+                let mut filled = 0;
+                while filled < first.len() {
+                    match reader.read(&mut first[filled..])? {
+                        0 => break,
+                        read => filled += read,
+                    }
+                }
+                first.truncate(filled);
+                Ok((reader, first))
+            },
+        )
+        .await;
+        match opened {
+            Some(Ok((reader, first))) => {
+                let needs_utf8 = header_needs_utf8(&first);
+                self.reader = Some(reader);
+                self.first_chunk = Some(first);
+                session.start_message(needs_utf8);
+            }
+            Some(Err(StoreError::NoSuchMessage(_))) => session.refuse_message(
+                ResponseCode::SysPerm,
+                "message was removed by another session",
+            ),
+            _ => session.refuse_message(ResponseCode::SysTemp, "cannot read the message now"),
+        }
+    }
+
+    async fn message_data(&mut self, session: &mut ServerSession) {
+        if let Some(first) = self.first_chunk.take() {
+            if !first.is_empty() {
+                if session.message_data(&first) == MessageProgress::Done {
+                    self.reader = None;
+                }
+                return;
+            }
+        }
+        let Some(mut reader) = self.reader.take() else {
+            session.message_end();
+            return;
+        };
+        let read = blocking(move || {
+            let mut chunk = vec![0u8; CHUNK];
+            let result = reader.read(&mut chunk).map(|read| {
+                chunk.truncate(read);
+                chunk
+            });
+            (reader, result)
+        })
+        .await;
+        match read {
+            Some((_, Ok(chunk))) if chunk.is_empty() => session.message_end(),
+            Some((reader, Ok(chunk))) => {
+                if session.message_data(&chunk) == MessageProgress::More {
+                    self.reader = Some(reader);
+                }
+            }
+            _ => session.abort_message(),
+        }
+    }
+
+    async fn update(&mut self, session: &mut ServerSession, deleted: Vec<u32>) {
+        let doomed: Vec<Uid> = deleted
+            .iter()
+            .filter_map(|&message| self.uids.get(message as usize - 1).copied())
+            .collect();
+        let result = match (self.account.clone(), doomed.is_empty()) {
+            (_, true) | (None, _) => Ok(()),
+            (Some(account), false) => {
+                let store = self.server.store.clone();
+                blocking(move || {
+                    store.expunge(&account, &MailboxName::inbox(), Expunge::Uids(doomed))
+                })
+                .await
+                .unwrap_or_else(|| Err(StoreError::Io(std::io::Error::other("task failed"))))
+                .map(|_| ())
+                .map_err(|error| error.to_string())
+            }
+        };
+        self.lock = None;
+        session.finish_update(result);
+    }
+}
+
+impl Handler<ServerSession> for Pop3Connection {
+    async fn handle(&mut self, session: &mut ServerSession, event: Event) {
+        match event {
+            Event::Login { credentials } => self.login(session, credentials).await,
+            Event::Retrieve { message, .. } => self.retrieve(session, message).await,
+            Event::MessageData { .. } => self.message_data(session).await,
+            Event::Update { deleted } => self.update(session, deleted).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_detection_looks_only_at_the_header() {
+        assert!(!header_needs_utf8(
+            b"Subject: plain\r\n\r\nbody \xc3\xa4\r\n"
+        ));
+        assert!(header_needs_utf8(b"Subject: \xc3\xa4\r\n\r\nbody\r\n"));
+        assert!(!header_needs_utf8(b"Subject: x\n\n\xff"));
+    }
+
+    #[test]
+    fn unique_ids_follow_dovecots_default_format() {
+        let uid = Uid::new(0x1a).unwrap();
+        let validity = mailstore::UidValidity(std::num::NonZeroU32::new(0x5f00_0001).unwrap());
+        assert_eq!(unique_id(uid, validity), "0000001A5F000001");
+    }
+}
