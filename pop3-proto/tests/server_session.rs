@@ -4,90 +4,10 @@
 use std::time::{Duration, Instant};
 
 use mail_session::{Progress, Session};
-use pop3_proto::server::{
-    Event, LoginRejection, MaildropEntry, MessageProgress, Options, ServerSession, TlsMode,
-};
+mod common;
 
-/// A maildrop for the session: messages as stored (any line ends).
-struct Maildrop {
-    messages: Vec<Vec<u8>>,
-    password: &'static str,
-    removed: Vec<u32>,
-    chunk: usize,
-    reading: Option<(u32, usize)>,
-    in_use: bool,
-}
-
-impl Maildrop {
-    fn new(messages: &[&[u8]]) -> Self {
-        Maildrop {
-            messages: messages.iter().map(|m| m.to_vec()).collect(),
-            password: "tanstaaf",
-            removed: Vec::new(),
-            chunk: 7,
-            reading: None,
-            in_use: false,
-        }
-    }
-
-    fn wire_size(message: &[u8]) -> u64 {
-        let bare = message
-            .iter()
-            .enumerate()
-            .filter(|&(i, &b)| b == b'\n' && (i == 0 || message[i - 1] != b'\r'))
-            .count();
-        (message.len() + bare) as u64
-    }
-
-    fn answer(&mut self, session: &mut ServerSession, event: Event) {
-        match event {
-            Event::Login { credentials } => {
-                if self.in_use {
-                    session.reject_login(LoginRejection::InUse);
-                } else if credentials.username == "mrose"
-                    && credentials.password.matches(self.password)
-                {
-                    let listing = self
-                        .messages
-                        .iter()
-                        .enumerate()
-                        .map(|(i, m)| MaildropEntry {
-                            size: Self::wire_size(m),
-                            unique_id: format!("uid-{}", i + 1),
-                        })
-                        .collect();
-                    session.accept_login(listing);
-                } else {
-                    session.reject_login(LoginRejection::Credentials);
-                }
-            }
-            Event::Retrieve { message, .. } => {
-                self.reading = Some((message, 0));
-                session.start_message(false);
-            }
-            Event::MessageData { message } => {
-                let (reading, offset) = self.reading.expect("reading");
-                assert_eq!(reading, message);
-                let body = &self.messages[message as usize - 1];
-                if offset >= body.len() {
-                    session.message_end();
-                    self.reading = None;
-                } else {
-                    let end = (offset + self.chunk).min(body.len());
-                    match session.message_data(&body[offset..end]) {
-                        MessageProgress::More => self.reading = Some((message, end)),
-                        MessageProgress::Done => self.reading = None,
-                    }
-                }
-            }
-            Event::Update { deleted } => {
-                self.removed = deleted;
-                session.finish_update(Ok(()));
-            }
-            _ => unreachable!(),
-        }
-    }
-}
+use common::Maildrop;
+use pop3_proto::server::{Event, Options, ServerSession, TlsMode};
 
 /// Feeds `input` in pieces of `step` bytes, answering events, until the session waits or closes.
 fn run(
