@@ -120,6 +120,18 @@ pub enum TlsUpgrade {
     },
 }
 
+impl std::fmt::Debug for TlsUpgrade {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TlsUpgrade::Unavailable => f.write_str("TlsUpgrade::Unavailable"),
+            TlsUpgrade::Server(_) => f.write_str("TlsUpgrade::Server"),
+            TlsUpgrade::Client { server_name, .. } => {
+                write!(f, "TlsUpgrade::Client({server_name:?})")
+            }
+        }
+    }
+}
+
 impl StartTls<Transport> for TlsUpgrade {
     async fn start_tls(&mut self, io: Transport) -> io::Result<Transport> {
         let tcp = match io {

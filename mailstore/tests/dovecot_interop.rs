@@ -694,7 +694,7 @@ fn big_message(n: u32) -> Vec<u8> {
         text.extend((0..48u32).map(|i| 0x80 + ((line * 48 + i) % 128) as u8));
         text.extend_from_slice(b"\r\n");
     }
-    text.extend(std::iter::repeat(b'x').take(998));
+    text.extend(std::iter::repeat_n(b'x', 998));
     text.extend_from_slice(b"\r\n");
     text
 }

@@ -5,6 +5,10 @@
 //! [`ServerSession`](crate::server::ServerSession)'s, and every storage decision the
 //! [`Pop3Service`]'s.
 
+mod client;
+mod poll;
 mod service;
 
+pub use client::{Client, ClientConfig, ClientError, Security};
+pub use poll::{poll_once, DirectorySink, MessageSink, PollConfig, PollReport, UidlMemory};
 pub use service::{Pop3Server, Pop3ServerConfig};
