@@ -1,0 +1,181 @@
+//! `pop3-fetch`: download the messages of one POP3 mailbox that were not downloaded before,
+//! each to its own file, remembering their UIDLs in a state file; leave them on the server or
+//! delete them; once, or every N minutes.
+//!
+//! ```text
+//! pop3-fetch --server mail.example.org:995 --security implicit --user support \
+//!            --password-file ~/.support-pw --state support.seen --out-dir inbox/ [--delete] [--every 5]
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use mail_session::sasl::Secret;
+use pop3_proto::client::ClientOptions;
+use pop3_proto::tokio::{poll_once, ClientConfig, DirectorySink, PollConfig, Security, UidlMemory};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SecurityArg {
+    /// TLS from the first byte (port 995).
+    Implicit,
+    /// STLS before login (port 110).
+    Starttls,
+    /// No TLS: only for tests on loopback.
+    Plain,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pop3-fetch",
+    version,
+    about = "Fetch new POP3 messages into a directory"
+)]
+struct Arguments {
+    /// The server as host:port.
+    #[arg(long)]
+    server: String,
+    /// The name the server's certificate must carry (default: the host of --server).
+    #[arg(long)]
+    server_name: Option<String>,
+    /// How the connection is protected.
+    #[arg(long, value_enum, default_value = "implicit")]
+    security: SecurityArg,
+    /// A PEM file of trusted certificates; default: the system's trust store.
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    /// The account name.
+    #[arg(long)]
+    user: String,
+    /// Read the password from this file (first line).
+    #[arg(long, conflicts_with = "password_stdin")]
+    password_file: Option<PathBuf>,
+    /// Read the password from standard input (first line).
+    #[arg(long)]
+    password_stdin: bool,
+    /// The file that remembers which messages were taken.
+    #[arg(long)]
+    state: PathBuf,
+    /// Where each message is written, as <uidl>.eml.
+    #[arg(long)]
+    out_dir: PathBuf,
+    /// Delete messages from the server once they are safely written.
+    #[arg(long)]
+    delete: bool,
+    /// Poll every this many minutes until interrupted (default: once).
+    #[arg(long)]
+    every: Option<u64>,
+}
+
+fn password(arguments: &Arguments) -> Result<String, String> {
+    let text = if let Some(path) = &arguments.password_file {
+        std::fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))?
+    } else if arguments.password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|error| format!("reading the password: {error}"))?;
+        line
+    } else {
+        return Err("give --password-file or --password-stdin".into());
+    };
+    let password = text.lines().next().unwrap_or("").to_string();
+    if password.is_empty() {
+        return Err("empty password".into());
+    }
+    Ok(password)
+}
+
+fn tls_config(arguments: &Arguments) -> Result<Arc<rustls::ClientConfig>, String> {
+    if let Some(path) = &arguments.ca_file {
+        return mail_session::tls::client_config_trusting(path).map_err(|error| error.to_string());
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    for certificate in found.certs {
+        let _ = roots.add(certificate);
+    }
+    if roots.is_empty() {
+        return Err("no trusted certificates found in the system store; give --ca-file".into());
+    }
+    mail_session::tls::client_config(roots).map_err(|error| error.to_string())
+}
+
+async fn resolve(server: &str) -> Result<std::net::SocketAddr, String> {
+    tokio::net::lookup_host(server)
+        .await
+        .map_err(|error| format!("{server}: {error}"))?
+        .next()
+        .ok_or_else(|| format!("{server}: no address"))
+}
+
+async fn run(arguments: Arguments) -> Result<(), String> {
+    let security = match arguments.security {
+        SecurityArg::Implicit => Security::ImplicitTls,
+        SecurityArg::Starttls => Security::StartTls,
+        SecurityArg::Plain => Security::Plain,
+    };
+    let tls = match security {
+        Security::Plain => None,
+        _ => Some(tls_config(&arguments)?),
+    };
+    let host = arguments
+        .server
+        .rsplit_once(':')
+        .map(|(host, _)| host.trim_matches(['[', ']']).to_string())
+        .unwrap_or_else(|| arguments.server.clone());
+    let config = PollConfig {
+        client: ClientConfig {
+            address: resolve(&arguments.server).await?,
+            server_name: arguments.server_name.clone().unwrap_or(host),
+            security,
+            tls,
+            options: ClientOptions::default(),
+            connect_timeout: Duration::from_secs(30),
+        },
+        username: arguments.user.clone(),
+        password: Secret::new(password(&arguments)?),
+        delete: arguments.delete,
+    };
+    let mut sink = DirectorySink::new(&arguments.out_dir).map_err(|error| error.to_string())?;
+    loop {
+        let mut memory = UidlMemory::load(&arguments.state).map_err(|error| error.to_string())?;
+        match poll_once(&config, &mut memory, &mut sink).await {
+            Ok(report) => println!(
+                "{} on server, {} fetched, {} deleted",
+                report.on_server, report.fetched, report.deleted
+            ),
+            Err(error) if arguments.every.is_some() => {
+                eprintln!("pop3-fetch: {error} (will retry)")
+            }
+            Err(error) => return Err(error.to_string()),
+        }
+        let Some(minutes) = arguments.every else {
+            return Ok(());
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(minutes.max(1) * 60)) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let arguments = Arguments::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("pop3-fetch: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(arguments)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("pop3-fetch: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
