@@ -64,6 +64,18 @@ fn framing(c: &mut Criterion) {
             black_box(out.len())
         })
     });
+    // What a POP3 server uses for a stored message whose size equals its wire size.
+    group.bench_function("dot_stuff_crlf_input", |b| {
+        b.iter(|| {
+            out.clear();
+            let mut stuffer = DotStuffer::for_crlf_input();
+            for chunk in black_box(&message).chunks(CHUNK) {
+                stuffer.encode(chunk, &mut out);
+            }
+            stuffer.finish(&mut out);
+            black_box(out.len())
+        })
+    });
     group.bench_function("dot_unstuff", |b| {
         b.iter(|| {
             out.clear();

@@ -29,6 +29,7 @@ use memchr::memmem;
 pub struct DotStuffer {
     at_line_start: bool,
     last_was_cr: bool,
+    crlf_input: bool,
 }
 
 impl Default for DotStuffer {
@@ -43,12 +44,28 @@ impl DotStuffer {
         DotStuffer {
             at_line_start: true,
             last_was_cr: false,
+            crlf_input: false,
+        }
+    }
+
+    /// A stuffer for a body known to use CR LF line ends throughout (a stored message whose
+    /// size equals its wire size). It only looks for line-leading dots, which makes it several
+    /// times faster. Should the body hold a bare LF after all, dots are still stuffed after it
+    /// (the transfer stays transparent); only that line end goes out as it is.
+    pub fn for_crlf_input() -> Self {
+        DotStuffer {
+            crlf_input: true,
+            ..DotStuffer::new()
         }
     }
 
     /// Appends the stuffed form of `input`, the next chunk of the body, to `out`.
     pub fn encode(&mut self, input: &[u8], out: &mut Vec<u8>) {
         if input.is_empty() {
+            return;
+        }
+        if self.crlf_input {
+            self.encode_crlf(input, out);
             return;
         }
         out.reserve(input.len() + 16);
@@ -81,6 +98,23 @@ impl DotStuffer {
         self.last_was_cr = last == b'\r';
     }
 
+    fn encode_crlf(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        out.reserve(input.len() + 16);
+        if self.at_line_start && input[0] == b'.' {
+            out.push(b'.');
+        }
+        let mut copied_to = 0;
+        for newline in memmem::find_iter(input, b"\n.") {
+            out.extend_from_slice(&input[copied_to..=newline]);
+            out.push(b'.');
+            copied_to = newline + 1;
+        }
+        out.extend_from_slice(&input[copied_to..]);
+        let last = input[input.len() - 1];
+        self.at_line_start = last == b'\n';
+        self.last_was_cr = last == b'\r';
+    }
+
     /// Ends the body: a line break if the body did not end with one, then the `.` line.
     /// The stuffer is then ready for a new body.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
@@ -88,7 +122,10 @@ impl DotStuffer {
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b".\r\n");
-        *self = DotStuffer::new();
+        *self = DotStuffer {
+            crlf_input: self.crlf_input,
+            ..DotStuffer::new()
+        };
     }
 }
 
@@ -417,6 +454,40 @@ mod tests {
                 let bytes: Vec<&[u8]> = stuffed.chunks(1).collect();
                 prop_assert_eq!(&unstuff(&bytes, end).0, &expected);
             }
+        }
+
+        #[test]
+        fn the_crlf_stuffer_matches_the_general_one_on_crlf_input(
+            lines in proptest::collection::vec("[.a-z]{0,5}", 0..60),
+            cuts in proptest::collection::vec(0usize..400, 0..6),
+        ) {
+            let body: Vec<u8> = lines.iter().flat_map(|line| format!("{line}\r\n").into_bytes()).collect();
+            let general = stuff(&[&body]);
+            let mut fast = DotStuffer::for_crlf_input();
+            let mut out = Vec::new();
+            for chunk in split_at_cuts(&body, &cuts) {
+                fast.encode(chunk, &mut out);
+            }
+            fast.finish(&mut out);
+            prop_assert_eq!(out, general);
+        }
+
+        #[test]
+        fn the_crlf_stuffer_keeps_dot_transparency_even_after_bare_lf(
+            data in proptest::collection::vec(prop_oneof![Just(b'.'), Just(b'\r'), Just(b'\n'), Just(b'a')], 0..300),
+        ) {
+            let mut fast = DotStuffer::for_crlf_input();
+            let mut out = Vec::new();
+            fast.encode(&data, &mut out);
+            fast.finish(&mut out);
+            let (body, finished, used) = unstuff(&[&out], EndMarker::AnyLineEnd);
+            prop_assert!(finished);
+            prop_assert_eq!(used, out.len(), "nothing in the body ends it early");
+            let mut expected = data.clone();
+            if !expected.is_empty() && !expected.ends_with(b"\n") {
+                expected.extend_from_slice(b"\r\n");
+            }
+            prop_assert_eq!(body, expected);
         }
 
         #[test]

@@ -283,6 +283,20 @@ pub fn scan_listing(line: &[u8]) -> Result<(MessageNumber, u64), ResponseError> 
         })
 }
 
+/// `drop-listing = count SP size` (the text of `+OK` to STAT; the count may be 0).
+pub fn drop_listing(text: &[u8]) -> Result<(u32, u64), ResponseError> {
+    let parsed: IResult<&[u8], (u32, &[u8])> =
+        (count, preceded(char(' '), digit1)).parse(text.trim_ascii());
+    parsed
+        .ok()
+        .and_then(|(_, (messages, size))| {
+            Some((messages, std::str::from_utf8(size).ok()?.parse().ok()?))
+        })
+        .ok_or_else(|| ResponseError::Listing {
+            line: excerpt(text),
+        })
+}
+
 /// `unique-id-listing = msg SP unique-id`, `unique-id = 1*70 %x21-7E` (RFC 1939 UIDL).
 pub fn unique_id_listing(line: &[u8]) -> Result<(MessageNumber, String), ResponseError> {
     let parsed: IResult<&[u8], (MessageNumber, &[u8])> =
@@ -427,6 +441,14 @@ mod tests {
     #[test]
     fn listings_and_capabilities() {
         assert_eq!(scan_listing(b"2 200"), Ok((2, 200)));
+        assert!(scan_listing(b"0 0").is_err(), "message numbers start at 1");
+        assert_eq!(drop_listing(b"0 0"), Ok((0, 0)), "an empty maildrop");
+        assert_eq!(
+            drop_listing(b"2 320 octets"),
+            Ok((2, 320)),
+            "text after the numbers is allowed"
+        );
+        assert!(drop_listing(b"two 320").is_err());
         assert!(scan_listing(b"2").is_err());
         assert_eq!(
             unique_id_listing(b"1 whqtswO00WBw418f9t5JxYwZ"),

@@ -130,6 +130,16 @@ pub enum LoginRejection {
     Temporary,
 }
 
+/// What the application knows about a message it is about to send.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MessageShape {
+    /// Its header holds non-ASCII text (RFC 6532): only sent in UTF-8 mode (RFC 6856).
+    pub needs_utf8: bool,
+    /// Every line ends in CR LF already (its stored size equals its wire size), so the fast
+    /// stuffer that only looks for line-leading dots can be used.
+    pub crlf_line_ends: bool,
+}
+
 /// Whether [`ServerSession::message_data`] wants more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageProgress {
@@ -374,10 +384,11 @@ impl ServerSession {
         });
     }
 
-    /// Answers [`Event::Retrieve`]: the message can be sent. `needs_utf8` says its header holds
-    /// non-ASCII text (RFC 6532); unless the client sent UTF8, it is refused with
-    /// `-ERR [UTF8]` as RFC 6856 section 2.1 requires.
-    pub fn start_message(&mut self, needs_utf8: bool) {
+    /// Answers [`Event::Retrieve`]: the message can be sent. A message whose header holds
+    /// non-ASCII text ([`MessageShape::needs_utf8`]) is refused with `-ERR [UTF8]` unless the
+    /// client sent UTF8, as RFC 6856 section 2.1 requires.
+    pub fn start_message(&mut self, shape: MessageShape) {
+        let needs_utf8 = shape.needs_utf8;
         let Pending::Retrieve { message, top_lines } = self.pending else {
             return;
         };
@@ -395,7 +406,11 @@ impl ServerSession {
             Some(_) => "top of message follows".to_string(),
         });
         self.body = Some(Body {
-            stuffer: DotStuffer::new(),
+            stuffer: if shape.crlf_line_ends {
+                DotStuffer::for_crlf_input()
+            } else {
+                DotStuffer::new()
+            },
             top: top_lines.map(TopCounter::new),
         });
         self.pending = Pending::Body { message };

@@ -7,7 +7,7 @@ use mail_session::{Progress, Session};
 mod common;
 
 use common::Maildrop;
-use pop3_proto::server::{Event, Options, ServerSession, TlsMode};
+use pop3_proto::server::{Event, MessageShape, Options, ServerSession, TlsMode};
 
 /// Feeds `input` in pieces of `step` bytes, answering events, until the session waits or closes.
 fn run(
@@ -272,7 +272,10 @@ fn utf8_headers_need_utf8_mode() {
     let Progress::Event(Event::Retrieve { .. }) = session.next(now) else {
         panic!()
     };
-    session.start_message(true);
+    session.start_message(MessageShape {
+        needs_utf8: true,
+        crlf_line_ends: false,
+    });
     let Progress::Output(bytes) = session.next(now) else {
         panic!()
     };
@@ -293,7 +296,10 @@ fn utf8_headers_need_utf8_mode() {
     let Progress::Event(Event::Retrieve { .. }) = session.next(now) else {
         panic!()
     };
-    session.start_message(true);
+    session.start_message(MessageShape {
+        needs_utf8: true,
+        crlf_line_ends: false,
+    });
     let Progress::Output(bytes) = session.next(now) else {
         panic!()
     };

@@ -280,7 +280,7 @@ impl Client {
     pub async fn stat(&mut self) -> Result<(u32, u64), ClientError> {
         self.session.send(Command::Stat);
         let status = self.expect_ok("STAT").await?;
-        crate::parse::scan_listing(status.text.as_bytes()).map_err(Into::into)
+        crate::parse::drop_listing(status.text.as_bytes()).map_err(Into::into)
     }
 
     /// LIST: each message's number and size.

@@ -16,7 +16,8 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use crate::server::{
-    Event, LoginRejection, MaildropEntry, MessageProgress, Options, ServerSession, TlsMode,
+    Event, LoginRejection, MaildropEntry, MessageProgress, MessageShape, Options, ServerSession,
+    TlsMode,
 };
 use crate::types::ResponseCode;
 
@@ -179,7 +180,8 @@ struct Pop3Connection {
     peer: IpAddr,
     account: Option<AccountName>,
     lock: Option<MaildropLock>,
-    uids: Vec<Uid>,
+    /// Each message's UID and whether its line ends are all CR LF.
+    uids: Vec<(Uid, bool)>,
     reader: Option<Box<dyn Read + Send>>,
     first_chunk: Option<Vec<u8>>,
 }
@@ -198,10 +200,11 @@ fn header_needs_utf8(start: &[u8]) -> bool {
     start[..header_end].iter().any(|&byte| byte >= 0x80)
 }
 
-/// POP3's unique id, the way Dovecot's default `pop3_uidl_format` (`%08Xu%08Xv`) writes it,
-/// so a maildrop moved between the two keeps its ids and clients download nothing twice.
+/// POP3's unique id, the way Dovecot's default `pop3_uidl_format` (`%08Xu%08Xv`) writes it
+/// (Dovecot's `X` is lower-case hex), so a maildrop moved between the two keeps its ids and
+/// clients download nothing twice.
 fn unique_id(uid: Uid, validity: mailstore::UidValidity) -> String {
-    format!("{:08X}{:08X}", uid.get(), validity.get())
+    format!("{:08x}{:08x}", uid.get(), validity.get())
 }
 
 impl Pop3Connection {
@@ -255,7 +258,7 @@ impl Pop3Connection {
                 self.uids = snapshot
                     .messages
                     .iter()
-                    .map(|message| message.uid)
+                    .map(|message| (message.uid, message.size == message.wire_size))
                     .collect();
                 let listing = snapshot
                     .messages
@@ -280,7 +283,7 @@ impl Pop3Connection {
     }
 
     async fn retrieve(&mut self, session: &mut ServerSession, message: u32) {
-        let (Some(account), Some(&uid)) =
+        let (Some(account), Some(&(uid, crlf_line_ends))) =
             (self.account.clone(), self.uids.get(message as usize - 1))
         else {
             session.refuse_message(ResponseCode::SysTemp, "message unavailable");
@@ -306,10 +309,13 @@ impl Pop3Connection {
         .await;
         match opened {
             Some(Ok((reader, first))) => {
-                let needs_utf8 = header_needs_utf8(&first);
+                let shape = MessageShape {
+                    needs_utf8: header_needs_utf8(&first),
+                    crlf_line_ends,
+                };
                 self.reader = Some(reader);
                 self.first_chunk = Some(first);
-                session.start_message(needs_utf8);
+                session.start_message(shape);
             }
             Some(Err(StoreError::NoSuchMessage(_))) => session.refuse_message(
                 ResponseCode::SysPerm,
@@ -355,7 +361,7 @@ impl Pop3Connection {
     async fn update(&mut self, session: &mut ServerSession, deleted: Vec<u32>) {
         let doomed: Vec<Uid> = deleted
             .iter()
-            .filter_map(|&message| self.uids.get(message as usize - 1).copied())
+            .filter_map(|&message| self.uids.get(message as usize - 1).map(|(uid, _)| *uid))
             .collect();
         let result = match (self.account.clone(), doomed.is_empty()) {
             (_, true) | (None, _) => Ok(()),
@@ -403,6 +409,6 @@ mod tests {
     fn unique_ids_follow_dovecots_default_format() {
         let uid = Uid::new(0x1a).unwrap();
         let validity = mailstore::UidValidity(std::num::NonZeroU32::new(0x5f00_0001).unwrap());
-        assert_eq!(unique_id(uid, validity), "0000001A5F000001");
+        assert_eq!(unique_id(uid, validity), "0000001a5f000001");
     }
 }

@@ -1,7 +1,9 @@
 //! A maildrop that answers the server session's events, shared by the session tests.
 #![allow(dead_code)]
 
-use pop3_proto::server::{Event, LoginRejection, MaildropEntry, MessageProgress, ServerSession};
+use pop3_proto::server::{
+    Event, LoginRejection, MaildropEntry, MessageProgress, MessageShape, ServerSession,
+};
 
 /// A maildrop for the session: messages as stored (any line ends).
 pub struct Maildrop {
@@ -58,7 +60,7 @@ impl Maildrop {
             }
             Event::Retrieve { message, .. } => {
                 self.reading = Some((message, 0));
-                session.start_message(false);
+                session.start_message(MessageShape::default());
             }
             Event::MessageData { message } => {
                 let (reading, offset) = self.reading.expect("reading");
