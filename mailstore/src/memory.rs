@@ -61,7 +61,7 @@ impl Mailbox {
             .ok_or(StoreError::Limit("UID space exhausted"))?;
         let modseq = self.next_modseq();
         let size = data.len() as u64;
-        let wire_size = size + crate::message::bare_line_feeds(&data, false);
+        let wire_size = crate::message::wire_size_of(&data);
         self.messages.insert(
             uid,
             StoredMessage {

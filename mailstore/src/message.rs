@@ -122,8 +122,10 @@ pub struct MessageMeta {
     /// Its size in octets, exactly as [`MailStore::open_message`](crate::MailStore::open_message)
     /// reads it.
     pub size: u64,
-    /// Its size with every bare LF counted as CR LF: what it occupies on the wire, as POP3
-    /// LIST and IMAP RFC822.SIZE report it. Equal to `size` for a message stored with CR LF.
+    /// Its size as a line-oriented transfer sends it: every bare LF as CR LF, and a CR LF
+    /// added after a last line that has none (a multi-line POP3 answer must end its last line
+    /// before the final `.`). What POP3 LIST reports. Equal to `size` for a message stored
+    /// with CR LF line ends that ends with one.
     pub wire_size: u64,
     /// Its flags.
     pub flags: Flags,
@@ -236,6 +238,22 @@ pub fn bare_line_feeds(bytes: &[u8], previous_cr: bool) -> u64 {
             }
         })
         .count() as u64
+}
+
+/// The octets a transfer adds after a message whose last byte is `last` (`None` for an
+/// empty message): a CR LF unless it already ends with a line feed.
+pub fn unterminated_extra(last: Option<u8>) -> u64 {
+    match last {
+        Some(b'\n') | None => 0,
+        Some(_) => 2,
+    }
+}
+
+/// The wire size of a message held in memory (see [`MessageMeta::wire_size`]).
+pub fn wire_size_of(message: &[u8]) -> u64 {
+    message.len() as u64
+        + bare_line_feeds(message, false)
+        + unterminated_extra(message.last().copied())
 }
 
 /// Counts a status from a list of messages.

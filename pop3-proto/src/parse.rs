@@ -104,6 +104,13 @@ pub fn command(line: &[u8]) -> Result<Command, CommandError> {
     let upper = word.to_ascii_uppercase();
     if upper == b"PASS" {
         return match arguments.strip_prefix(b" ") {
+            // Spaces belong to the password (RFC 1939 section 7); control characters never do.
+            Some(password) if password.iter().any(|&b| b < b' ' || b == 0x7f) => {
+                Err(CommandError::Arguments {
+                    keyword: "PASS",
+                    expected: "a password without control characters",
+                })
+            }
             Some(password) if !password.is_empty() => text(password)
                 .map(|password| Command::Pass(Secret::new(password)))
                 .ok_or(CommandError::Arguments {
@@ -406,6 +413,8 @@ mod tests {
             b"STAT 1",
             b"USER",
             b"PASS",
+            b"PASS a\rb",
+            b"PASS \0",
             b"APOP name nothex",
             b"DELE 1x",
         ] {

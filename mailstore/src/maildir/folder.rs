@@ -61,21 +61,34 @@ pub(crate) struct Folder {
     uidlist_records: usize,
 }
 
-/// The CRLF size of a file whose name does not say it (written by a program other than
-/// Dovecot or this store).
+/// The wire size of a file whose name does not carry Dovecot's `W=` (written by another
+/// program): read once.
 fn wire_size_of(path: &Path) -> io::Result<u64> {
     use std::io::Read;
     let mut file = fs::File::open(path)?;
     let mut buffer = vec![0u8; 64 * 1024];
-    let (mut size, mut previous_cr) = (0u64, false);
+    let (mut size, mut last) = (0u64, None);
     loop {
         let read = file.read(&mut buffer)?;
         if read == 0 {
-            return Ok(size);
+            return Ok(size + crate::message::unterminated_extra(last));
         }
-        size += read as u64 + crate::message::bare_line_feeds(&buffer[..read], previous_cr);
-        previous_cr = buffer[read - 1] == b'\r';
+        size += read as u64 + crate::message::bare_line_feeds(&buffer[..read], last == Some(b'\r'));
+        last = Some(buffer[read - 1]);
     }
+}
+
+/// The wire size from Dovecot's `W=` (which counts no final CR LF) and the file's last byte.
+fn wire_size_from_virtual(path: &Path, virtual_size: u64, size: u64) -> io::Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    if size == 0 {
+        return Ok(virtual_size);
+    }
+    let mut file = fs::File::open(path)?;
+    file.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    Ok(virtual_size + crate::message::unterminated_extra(Some(last[0])))
 }
 
 fn mtime(path: &Path) -> io::Result<SystemTime> {
@@ -228,7 +241,7 @@ impl Folder {
                 let size = parsed.size.unwrap_or(metadata.len());
                 let date = metadata.modified()?;
                 let wire_size = match parsed.wire_size {
-                    Some(wire_size) => wire_size,
+                    Some(virtual_size) => wire_size_from_virtual(&item.path(), virtual_size, size)?,
                     None => wire_size_of(&item.path())?,
                 };
                 let size = (size, wire_size);

@@ -302,10 +302,10 @@ impl MaildirStore {
             .write(true)
             .create_new(true)
             .open(&path)?;
-        let written = (|| -> Result<(u64, u64), StoreError> {
+        let written = (|| -> Result<(u64, u64, Option<u8>), StoreError> {
             let mut buffer = vec![0u8; 64 * 1024];
             let (mut size, mut bare_lf) = (0u64, 0u64);
-            let mut previous = 0u8;
+            let mut last: Option<u8> = None;
             loop {
                 let read = match message.read(&mut buffer) {
                     Ok(0) => break,
@@ -318,28 +318,21 @@ impl MaildirStore {
                 if max_size.is_some_and(|limit| size > limit) {
                     return Err(StoreError::TooLarge);
                 }
-                for newline in memchr::memchr_iter(b'\n', chunk) {
-                    let before = if newline == 0 {
-                        previous
-                    } else {
-                        chunk[newline - 1]
-                    };
-                    if before != b'\r' {
-                        bare_lf += 1;
-                    }
-                }
-                previous = chunk[read - 1];
+                bare_lf += crate::message::bare_line_feeds(chunk, last == Some(b'\r'));
+                last = Some(chunk[read - 1]);
                 file.write_all(chunk)?;
             }
             // The date first, so the fsync makes it durable with the data.
             file.set_modified(date)?;
             file.sync_all()?;
-            Ok((size, size + bare_lf))
+            Ok((size, size + bare_lf, last))
         })();
         match written {
-            Ok((size, virtual_size)) => {
+            Ok((size, virtual_size, last)) => {
+                // W= is Dovecot's virtual size (no final CR LF counted), so Dovecot reads it right.
                 let base = format!("{unique},S={size},W={virtual_size}");
-                Ok((path, base, (size, virtual_size)))
+                let wire_size = virtual_size + crate::message::unterminated_extra(last);
+                Ok((path, base, (size, wire_size)))
             }
             Err(error) => {
                 drop(file);
