@@ -3,7 +3,7 @@
 //!
 //! The adapter owns sockets, TLS and timers; every protocol decision is the
 //! [`ServerSession`](crate::server::ServerSession)'s, and every storage decision the
-//! [`Pop3Service`]'s.
+//! [`Pop3Server`]'s.
 
 mod client;
 mod poll;
