@@ -58,7 +58,7 @@ struct Arguments {
     /// The file that remembers which messages were taken.
     #[arg(long)]
     state: PathBuf,
-    /// Where each message is written, as <uidl>.eml.
+    /// Where each message is written, as `<uidl>.eml`.
     #[arg(long)]
     out_dir: PathBuf,
     /// Delete messages from the server once they are safely written.
