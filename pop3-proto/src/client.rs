@@ -144,6 +144,10 @@ pub struct ClientSession {
     start_tls: bool,
     closed: bool,
     eof: bool,
+    /// The greeting was just read: release commands before reading further.
+    stop_processing: bool,
+    /// Message data was taken in `enqueue_input`: the deadline moves on at the next `next`.
+    body_progress: bool,
     events: VecDeque<Event>,
     deadline: Option<Instant>,
 }
@@ -165,6 +169,8 @@ impl ClientSession {
             start_tls: false,
             closed: false,
             eof: false,
+            body_progress: false,
+            stop_processing: false,
             events: VecDeque::new(),
             deadline: None,
         }
@@ -251,23 +257,24 @@ impl ClientSession {
                 return;
             }
             if matches!(self.reading, Reading::Body) {
-                let mut data = Vec::new();
-                let done = self
-                    .unstuffer
-                    .decode(&self.input, |part| data.extend_from_slice(part));
-                self.input.drain(..done.consumed);
-                if !data.is_empty() {
-                    self.events.push_back(Event::MessageData(data));
-                }
-                if done.finished {
-                    self.events.push_back(Event::MessageEnd);
-                    self.reading = Reading::Status;
-                    self.waiting.pop_front();
+                let input = std::mem::take(&mut self.input);
+                let (consumed, finished) = self.decode_body(&input);
+                self.input = input;
+                self.input.drain(..consumed);
+                if finished {
                     self.deadline =
                         (!self.waiting.is_empty()).then(|| now + self.options.response_timeout);
                     continue;
                 }
                 self.deadline = Some(now + self.options.response_timeout);
+                return;
+            }
+            if self.body_progress {
+                self.body_progress = false;
+                self.deadline =
+                    (!self.waiting.is_empty()).then(|| now + self.options.response_timeout);
+            }
+            if std::mem::take(&mut self.stop_processing) {
                 return;
             }
             let (used, status) = self.lines.next_line(&self.input);
@@ -288,6 +295,25 @@ impl ClientSession {
             self.input.drain(..used);
             self.handle_line(&line, now);
         }
+    }
+
+    /// Un-stuffs message data from `bytes`, queueing its events; returns how much was used and
+    /// whether the message ended.
+    fn decode_body(&mut self, bytes: &[u8]) -> (usize, bool) {
+        let mut data = Vec::new();
+        let done = self
+            .unstuffer
+            .decode(bytes, |part| data.extend_from_slice(part));
+        if !data.is_empty() {
+            self.events.push_back(Event::MessageData(data));
+        }
+        if done.finished {
+            self.events.push_back(Event::MessageEnd);
+            self.reading = Reading::Status;
+            self.waiting.pop_front();
+        }
+        self.body_progress = true;
+        (done.consumed, done.finished)
     }
 
     fn handle_line(&mut self, line: &[u8], now: Instant) {
@@ -314,6 +340,8 @@ impl ClientSession {
                     self.greeted = true;
                     self.deadline = None;
                     self.events.push_back(Event::Greeting(status));
+                    // Nothing after the greeting can be an answer before commands are sent.
+                    self.stop_processing = true;
                 }
                 Ok(status) => {
                     self.events.push_back(Event::Greeting(status));
@@ -449,6 +477,13 @@ impl Session for ClientSession {
     type Event = Event;
 
     fn enqueue_input(&mut self, bytes: &[u8]) {
+        // In the middle of a message with nothing buffered, un-stuff straight from the caller's
+        // bytes: one copy fewer for the bulk of every RETR.
+        if self.input.is_empty() && matches!(self.reading, Reading::Body) && !self.closed {
+            let (consumed, _) = self.decode_body(bytes);
+            self.input.extend_from_slice(&bytes[consumed..]);
+            return;
+        }
         self.input.extend_from_slice(bytes);
     }
 
@@ -456,6 +491,7 @@ impl Session for ClientSession {
         if self.deadline.is_none() && !self.greeted && !self.closed {
             self.deadline = Some(now + self.options.greeting_timeout);
         }
+        self.release_commands(now);
         self.process(now);
         if self.eof && !self.closed {
             // Everything the server sent before it closed has been read.

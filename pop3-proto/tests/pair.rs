@@ -221,3 +221,61 @@ fn garbage_from_the_server_is_a_protocol_error_not_a_panic() {
     ));
     assert!(matches!(client.next(Instant::now()), Progress::Close));
 }
+
+/// Events with consecutive message data merged, so that different splits compare equal.
+fn merged(events: Vec<Event>) -> Vec<Event> {
+    let mut out: Vec<Event> = Vec::new();
+    for event in events {
+        match (out.last_mut(), event) {
+            (Some(Event::MessageData(previous)), Event::MessageData(more)) => previous.extend(more),
+            (_, event) => out.push(event),
+        }
+    }
+    out
+}
+
+fn client_events(server_bytes: &[u8], step: usize) -> Vec<Event> {
+    let now = Instant::now();
+    let mut client = ClientSession::new(ClientOptions::default());
+    client.set_pipelining(true);
+    client.send(Command::User("mrose".into()));
+    client.send(Command::Pass(mail_session::sasl::Secret::new("tanstaaf")));
+    client.send(Command::List(None));
+    client.send(Command::Retr(1));
+    client.send(Command::Top {
+        message: 2,
+        lines: 1,
+    });
+    client.send(Command::Uidl(None));
+    client.send(Command::Quit);
+    let mut events = Vec::new();
+    let mut chunks = server_bytes.chunks(step);
+    loop {
+        match client.next(now) {
+            Progress::Event(event) => events.push(event),
+            Progress::Output(_) => {}
+            Progress::NeedMoreInput => match chunks.next() {
+                Some(chunk) => client.enqueue_input(chunk),
+                None => client.input_closed(),
+            },
+            _ => return merged(events),
+        }
+    }
+}
+
+#[test]
+fn the_client_gives_the_same_events_however_the_server_bytes_are_split() {
+    let server_bytes = b"+OK hi\r\n+OK\r\n+OK in\r\n+OK 2 messages\r\n1 42\r\n2 28\r\n.\r\n+OK 42 octets\r\nSubject: a\r\n\r\n..starts\r\n..\r\nend\r\n.\r\n+OK top\r\nSubject: b\r\n\r\nbare\r\n.\r\n+OK\r\n1 a\r\n2 b\r\n.\r\n+OK bye\r\n";
+    let whole = client_events(server_bytes, server_bytes.len());
+    assert_eq!(whole.len(), 13, "{whole:?}");
+    assert!(whole.contains(&Event::MessageData(
+        b"Subject: a\r\n\r\n.starts\r\n.\r\nend\r\n".to_vec()
+    )));
+    for step in 1..=17 {
+        assert_eq!(
+            client_events(server_bytes, step),
+            whole,
+            "split every {step} bytes"
+        );
+    }
+}
