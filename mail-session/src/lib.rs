@@ -20,8 +20,9 @@
 //! - [`login_delay`]: a growing, per-address delay after failed logins (time passed in);
 //! - [`mutf7`]: modified UTF-7 mailbox names (RFC 3501 5.1.3), used by IMAP4 and the Maildir store;
 //! - with the `tokio` feature, [`driver`] (the one generic adapter loop), [`tls`] (rustls set-up
-//!   and a first-start self-signed certificate) and [`listener`] (the accept loop with a
-//!   connection limit and graceful shutdown).
+//!   and a first-start self-signed certificate), [`listener`] (the accept loop with a
+//!   connection limit and graceful shutdown) and [`workers`] (a per-core thread pool that
+//!   bounds password hashing).
 //!
 //! Without the `tokio` feature this crate depends only on `base64`, `memchr` and `thiserror`.
 #![forbid(unsafe_code)]
@@ -41,6 +42,8 @@ pub mod driver;
 pub mod listener;
 #[cfg(feature = "tokio")]
 pub mod tls;
+#[cfg(feature = "tokio")]
+pub mod workers;
 
 pub use limits::{LimitExceeded, Limits};
 pub use session::{Progress, Session};

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use mail_session::driver::{drive, Handler, TlsUpgrade, Transport};
 use mail_session::listener::{serve, ListenerOptions, LoginThrottle};
+use mail_session::workers::WorkerPool;
 use mailstore::{
     AccountName, AuthError, Directory, Expunge, MailStore, MailboxName, MaildropLock, Protocol,
     StoreError, Uid,
@@ -47,6 +48,9 @@ pub struct Pop3Server {
     store: Arc<dyn MailStore>,
     directory: Arc<dyn Directory>,
     throttle: LoginThrottle,
+    /// Password checks run here, one per core at a time (argon2 is CPU- and memory-heavy).
+    /// (`None` only if its threads could not be started: then tokio's blocking pool is used.)
+    password_checks: Option<WorkerPool>,
     tls: Option<TlsAcceptor>,
     config: Pop3ServerConfig,
 }
@@ -73,10 +77,12 @@ impl Pop3Server {
         tls: Option<Arc<rustls::ServerConfig>>,
         config: Pop3ServerConfig,
     ) -> Arc<Self> {
+        let password_checks = WorkerPool::per_core("pop3-auth").ok();
         Arc::new(Pop3Server {
             store,
             directory,
             throttle,
+            password_checks,
             tls: tls.map(TlsAcceptor::from),
             config,
         })
@@ -216,12 +222,14 @@ impl Pop3Connection {
         let directory = self.server.directory.clone();
         let username = credentials.username.clone();
         let password = credentials.password.clone();
-        let verdict =
-            blocking(move || directory.authenticate(&username, password.expose(), Protocol::Pop3))
-                .await
-                .unwrap_or(Err(AuthError::Unavailable(
-                    "authentication task failed".into(),
-                )));
+        let check = move || directory.authenticate(&username, password.expose(), Protocol::Pop3);
+        let verdict = match &self.server.password_checks {
+            Some(pool) => pool.run(check).await,
+            None => blocking(check).await,
+        }
+        .unwrap_or(Err(AuthError::Unavailable(
+            "authentication task failed".into(),
+        )));
         let account = match verdict {
             Ok(account) => account,
             Err(AuthError::Unavailable(reason)) => {
