@@ -85,6 +85,24 @@ impl ChangeHub {
         }
     }
 
+    /// Publishes a new message.
+    pub fn publish_appended(
+        &self,
+        account: &AccountName,
+        mailbox: &MailboxName,
+        uid: Uid,
+        modseq: ModSeq,
+    ) {
+        self.publish(
+            account,
+            Change::Appended {
+                mailbox: mailbox.clone(),
+                uid,
+                modseq,
+            },
+        );
+    }
+
     /// Publishes the flag changes of one [`MailStore::store_flags`](crate::MailStore::store_flags).
     pub fn publish_flags(
         &self,

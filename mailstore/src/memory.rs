@@ -149,6 +149,19 @@ impl MemoryStore {
         }
     }
 
+    /// Creates the missing ancestors of `name` (RFC 3501 6.3.3: CREATE makes the hierarchy).
+    fn create_parents(&self, entry: &mut Account, name: &MailboxName) {
+        let mut parent = name.parent();
+        while let Some(level) = parent {
+            if !entry.mailboxes.contains_key(&level) {
+                entry
+                    .mailboxes
+                    .insert(level.clone(), self.new_mailbox(None));
+            }
+            parent = level.parent();
+        }
+    }
+
     fn accounts(&self) -> MutexGuard<'_, HashMap<AccountName, Account>> {
         self.accounts.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -213,15 +226,7 @@ impl MailStore for MemoryStore {
             if entry.mailboxes.contains_key(name) {
                 return Err(StoreError::MailboxExists(name.clone()));
             }
-            let mut parent = name.parent();
-            while let Some(level) = parent {
-                if !entry.mailboxes.contains_key(&level) {
-                    entry
-                        .mailboxes
-                        .insert(level.clone(), self.new_mailbox(None));
-                }
-                parent = level.parent();
-            }
+            self.create_parents(entry, name);
             entry
                 .mailboxes
                 .insert(name.clone(), self.new_mailbox(special_use));
@@ -276,15 +281,7 @@ impl MailStore for MemoryStore {
                     entry.mailboxes.insert(new, mailbox);
                 }
             }
-            let mut parent = to.parent();
-            while let Some(level) = parent {
-                if !entry.mailboxes.contains_key(&level) {
-                    entry
-                        .mailboxes
-                        .insert(level.clone(), self.new_mailbox(None));
-                }
-                parent = level.parent();
-            }
+            self.create_parents(entry, to);
             Ok(())
         })?;
         self.hub.publish(account, Change::MailboxesChanged);
@@ -341,14 +338,8 @@ impl MailStore for MemoryStore {
         let appended = self.with_mailbox(account, name, |mailbox| {
             mailbox.insert(data, options.flags.clone(), date)
         })?;
-        self.hub.publish(
-            account,
-            Change::Appended {
-                mailbox: name.clone(),
-                uid: appended.uid,
-                modseq: appended.modseq,
-            },
-        );
+        self.hub
+            .publish_appended(account, name, appended.uid, appended.modseq);
         Ok(appended)
     }
 
@@ -473,14 +464,7 @@ impl MailStore for MemoryStore {
             Ok((copied, appended))
         })?;
         for new in appended {
-            self.hub.publish(
-                account,
-                Change::Appended {
-                    mailbox: to.clone(),
-                    uid: new.uid,
-                    modseq: new.modseq,
-                },
-            );
+            self.hub.publish_appended(account, to, new.uid, new.modseq);
         }
         Ok(copied)
     }

@@ -620,14 +620,8 @@ impl MailStore for MaildirStore {
         });
         match committed {
             Ok(appended) => {
-                self.hub.publish(
-                    account,
-                    Change::Appended {
-                        mailbox: name.clone(),
-                        uid: appended.uid,
-                        modseq: appended.modseq,
-                    },
-                );
+                self.hub
+                    .publish_appended(account, name, appended.uid, appended.modseq);
                 Ok(appended)
             }
             Err(error) => {
@@ -720,14 +714,7 @@ impl MailStore for MaildirStore {
             match committed {
                 Ok((new_uid, modseq)) => {
                     copied.uids.push((uid, new_uid));
-                    self.hub.publish(
-                        account,
-                        Change::Appended {
-                            mailbox: to.clone(),
-                            uid: new_uid,
-                            modseq,
-                        },
-                    );
+                    self.hub.publish_appended(account, to, new_uid, modseq);
                 }
                 Err(error) => {
                     let _ = fs::remove_file(&temporary);
