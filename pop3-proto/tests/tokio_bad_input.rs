@@ -3,76 +3,19 @@
 //! errors, memory stays bounded, the listener keeps serving others, and no mail is lost.
 #![cfg(feature = "tokio")]
 
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
-use mail_session::listener::{LoginThrottle, Shutdown};
-use mail_session::login_delay::LoginDelayPolicy;
-use mail_session::tls;
-use mailstore::{AccessPolicy, AccountName, MailStore, MailboxName, MemoryStore, UsersFile};
+use mailstore::{AccountName, MailStore, MailboxName};
 use pop3_proto::client::ClientOptions;
-use pop3_proto::server::Options;
-use pop3_proto::tokio::{
-    Client, ClientConfig, ClientError, Pop3Server, Pop3ServerConfig, Security,
-};
+use pop3_proto::tokio::{Client, ClientConfig, ClientError};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    store: Arc<MemoryStore>,
-    address: std::net::SocketAddr,
-    _shutdown: Shutdown,
-}
-
-async fn start() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    tls::ensure_self_signed(&cert, &key, &["localhost".into()]).unwrap();
-    let users = Arc::new(UsersFile::open(dir.path().join("users")).unwrap());
-    users
-        .add_user("alice", "pw", AccessPolicy::default())
-        .unwrap();
-    let store = Arc::new(MemoryStore::new());
-    let server = Pop3Server::new(
-        store.clone(),
-        users,
-        LoginThrottle::new(LoginDelayPolicy::default()),
-        Some(tls::server_config(&cert, &key).unwrap()),
-        Pop3ServerConfig {
-            session: Options {
-                allow_plaintext_auth: true,
-                ..Options::default()
-            },
-            ..Pop3ServerConfig::default()
-        },
-    );
-    let shutdown = Shutdown::new();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(server.serve_plain(listener, shutdown.subscribe()));
-    Fixture {
-        _dir: dir,
-        store,
-        address,
-        _shutdown: shutdown,
-    }
-}
-
-fn plain_config(address: std::net::SocketAddr) -> ClientConfig {
-    ClientConfig {
-        address,
-        server_name: "localhost".into(),
-        security: Security::Plain,
-        tls: None,
-        options: ClientOptions::default(),
-        connect_timeout: Duration::from_secs(5),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_vanishes_mid_retr_deletes_nothing_and_frees_the_maildrop() {
-    let fixture = start().await;
+    let fixture = support::start().await;
     let alice = AccountName::try_from("alice").unwrap();
     let big: Vec<u8> = (0..300_000)
         .flat_map(|i| format!("line {i:08} of a big message\r\n").into_bytes())
@@ -92,7 +35,7 @@ async fn a_client_that_vanishes_mid_retr_deletes_nothing_and_frees_the_maildrop(
         got += raw.read(&mut first[got..]).await.unwrap();
     }
     drop(raw); // vanishes in the middle of a ~9 MB message
-    let mut client = Client::connect(&plain_config(fixture.address))
+    let mut client = Client::connect(&support::plain_config(fixture.address))
         .await
         .unwrap();
     let mut attempts = 0;
@@ -102,7 +45,7 @@ async fn a_client_that_vanishes_mid_retr_deletes_nothing_and_frees_the_maildrop(
             Err(ClientError::Refused { .. }) if attempts < 50 => {
                 attempts += 1;
                 tokio::time::sleep(Duration::from_millis(20)).await;
-                client = Client::connect(&plain_config(fixture.address))
+                client = Client::connect(&support::plain_config(fixture.address))
                     .await
                     .unwrap();
             }
@@ -149,7 +92,9 @@ async fn a_server_that_stops_mid_message_is_an_error_not_a_short_message() {
             }
         }
     });
-    let mut client = Client::connect(&plain_config(address)).await.unwrap();
+    let mut client = Client::connect(&support::plain_config(address))
+        .await
+        .unwrap();
     client.login("alice", "pw").await.unwrap();
     let mut body = Vec::new();
     assert!(matches!(
@@ -171,7 +116,7 @@ async fn a_silent_server_times_the_client_out() {
             greeting_timeout: Duration::from_millis(200),
             ..ClientOptions::default()
         },
-        ..plain_config(address)
+        ..support::plain_config(address)
     };
     let started = std::time::Instant::now();
     assert!(matches!(

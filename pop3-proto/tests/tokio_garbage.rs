@@ -2,68 +2,11 @@
 //! keeps serving others. Alone in its test binary, so the process's memory is its own.
 #![cfg(feature = "tokio")]
 
-use std::sync::Arc;
-use std::time::Duration;
+mod support;
 
-use mail_session::listener::{LoginThrottle, Shutdown};
-use mail_session::login_delay::LoginDelayPolicy;
-use mail_session::tls;
-use mailstore::{AccessPolicy, MemoryStore, UsersFile};
-use pop3_proto::client::ClientOptions;
-use pop3_proto::server::Options;
-use pop3_proto::tokio::{Client, ClientConfig, Pop3Server, Pop3ServerConfig, Security};
+use pop3_proto::tokio::Client;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    address: std::net::SocketAddr,
-    _shutdown: Shutdown,
-}
-
-async fn start() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    tls::ensure_self_signed(&cert, &key, &["localhost".into()]).unwrap();
-    let users = Arc::new(UsersFile::open(dir.path().join("users")).unwrap());
-    users
-        .add_user("alice", "pw", AccessPolicy::default())
-        .unwrap();
-    let store = Arc::new(MemoryStore::new());
-    let server = Pop3Server::new(
-        store.clone(),
-        users,
-        LoginThrottle::new(LoginDelayPolicy::default()),
-        Some(tls::server_config(&cert, &key).unwrap()),
-        Pop3ServerConfig {
-            session: Options {
-                allow_plaintext_auth: true,
-                ..Options::default()
-            },
-            ..Pop3ServerConfig::default()
-        },
-    );
-    let shutdown = Shutdown::new();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(server.serve_plain(listener, shutdown.subscribe()));
-    Fixture {
-        _dir: dir,
-        address,
-        _shutdown: shutdown,
-    }
-}
-
-fn plain_config(address: std::net::SocketAddr) -> ClientConfig {
-    ClientConfig {
-        address,
-        server_name: "localhost".into(),
-        security: Security::Plain,
-        tls: None,
-        options: ClientOptions::default(),
-        connect_timeout: Duration::from_secs(5),
-    }
-}
+use tokio::net::TcpStream;
 
 fn resident_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -79,7 +22,7 @@ fn resident_kib() -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_megabytes_of_garbage_gets_one_error_and_bounded_memory() {
-    let fixture = start().await;
+    let fixture = support::start().await;
     let mut attacker = TcpStream::connect(fixture.address).await.unwrap();
     let (read, mut write) = attacker.split();
     let mut lines = BufReader::new(read).lines();
@@ -91,7 +34,7 @@ async fn a_hundred_megabytes_of_garbage_gets_one_error_and_bounded_memory() {
     }
     // While that line is being discarded, another client is served normally. (No login here:
     // a password check allocates argon2's 19 MiB, which would blur what this test measures.)
-    let other = Client::connect(&plain_config(fixture.address))
+    let other = Client::connect(&support::plain_config(fixture.address))
         .await
         .unwrap();
     assert!(
