@@ -135,6 +135,19 @@ fn retr(c: &mut Criterion) {
     group.bench_function("server_session_stuffing_general", |b| {
         b.iter(|| server_retr(black_box(&message), false))
     });
+    // The same text stored with bare LF line ends (Dovecot's default `mail_save_crlf = no`):
+    // every line end is rewritten on the way out.
+    let message_lf: Vec<u8> = message
+        .split_inclusive(|&byte| byte == b'\n')
+        .flat_map(|line| {
+            line.strip_suffix(b"\r\n")
+                .map(|text| [text, b"\n"].concat())
+                .unwrap_or_else(|| line.to_vec())
+        })
+        .collect();
+    group.bench_function("server_session_stuffing_bare_lf_input", |b| {
+        b.iter(|| server_retr(black_box(&message_lf), false))
+    });
     group.bench_function("client_session_unstuffing", |b| {
         b.iter(|| {
             let now = Instant::now();

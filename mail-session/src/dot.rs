@@ -12,7 +12,7 @@
 //!   the end marker. With [`EndMarker::CrLfOnly`] only `CR LF . CR LF` ends the body, so a bare
 //!   `LF . LF` can never smuggle a second message past a filter (SMTP smuggling).
 
-use memchr::memchr;
+use memchr::memchr_iter;
 use memchr::memmem;
 
 /// Dot-stuffs a body and normalises its line ends to `CR LF`.
@@ -69,27 +69,26 @@ impl DotStuffer {
             return;
         }
         out.reserve(input.len() + 16);
-        let mut copied_to = 0;
         if self.at_line_start && input[0] == b'.' {
             out.push(b'.');
         }
-        let mut at = 0;
-        while let Some(found) = memchr(b'\n', &input[at..]) {
-            let newline = at + found;
-            let after_cr = match newline {
-                0 => self.last_was_cr,
-                _ => input[newline - 1] == b'\r',
+        // One pass over the line feeds (memchr_iter keeps its SIMD state between hits); bytes
+        // are copied only where a fix is due, in runs between fixes.
+        let mut copied_to = 0;
+        for newline in memchr_iter(b'\n', input) {
+            let after_cr = match newline.checked_sub(1) {
+                None => self.last_was_cr,
+                Some(before) => input[before] == b'\r',
             };
-            if !after_cr {
-                out.extend_from_slice(&input[copied_to..newline]);
-                out.extend_from_slice(b"\r\n");
-                copied_to = newline + 1;
+            let dot_follows = input.get(newline + 1) == Some(&b'.');
+            if after_cr && !dot_follows {
+                continue;
             }
-            at = newline + 1;
-            if input.get(at) == Some(&b'.') {
-                out.extend_from_slice(&input[copied_to..at]);
+            out.extend_from_slice(&input[copied_to..newline]);
+            out.extend_from_slice(if after_cr { b"\n" } else { b"\r\n" });
+            copied_to = newline + 1;
+            if dot_follows {
                 out.push(b'.');
-                copied_to = at;
             }
         }
         out.extend_from_slice(&input[copied_to..]);
