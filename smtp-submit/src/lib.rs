@@ -1,11 +1,45 @@
-//! SMTP message submission (RFC 6409) for the mail crate family: types, codec and Sans-IO
-//! sessions.
+//! SMTP message submission for the mail crate family: types, a streaming codec, Sans-IO server
+//! and client sessions, and (feature `tokio`) a submission server over a
+//! [`mailstore`](https://docs.rs/mailstore) store with smarthost relay, and a client.
 //!
-//! This crate is a placeholder laid down by the foundation: the submission issue fills it with
-//! the command and reply types, the streaming parsers, the DATA/BDAT receivers and the server and
-//! client sessions built on [`mail_session::Session`].
+//! ```text
+//!  types ── parse (nom) ── encode ── data (DATA/BDAT receivers)    no IO, no clock, no tokio
+//!    │
+//!  server::ServerSession          client::ClientSession       mail_session::Session: bytes in,
+//!    │                               │                         one Progress step out
+//!  tokio::SubmissionServer         tokio::Client
+//!    (local delivery into the store, relay through a smarthost, or an embedder's Router)
+//! ```
+//!
+//! # Standards
+//! RFC 6409 (submission) over RFC 5321 (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT, VRFY,
+//! HELP), RFC 3207 (STARTTLS), RFC 4954 (AUTH PLAIN and LOGIN, initial response, `*` cancel),
+//! RFC 2920 (PIPELINING), RFC 1870 (SIZE), RFC 6152 (8BITMIME), RFC 2034 and RFC 3463
+//! (enhanced status codes on every reply), RFC 6531 (SMTPUTF8), RFC 3030 (CHUNKING/BDAT and
+//! BINARYMIME), RFC 3461 (DSN parameters parsed and carried), RFC 8314 (implicit TLS).
+//!
+//! The server session enforces the order of commands (503 5.5.1), authentication before MAIL
+//! (530 5.7.0), AUTH only after STARTTLS unless the options allow plaintext (it is then not
+//! even announced), the declared and the received SIZE (552 5.3.4), the line limits of RFC 5321
+//! section 4.5.3.1, and `CR LF . CR LF` as the only end of DATA. Anything a client pipelined
+//! behind STARTTLS is discarded before the handshake.
+//!
+//! # Not implemented, and why
+//! - **VRFY** answers `252 2.5.0` (RFC 5321 section 3.5.3 allows it; confirming addresses to
+//!   anyone helps address harvesting), and **EXPN** is unknown (500), as on most MSAs.
+//! - **DSN generation**: the DSN parameters are parsed and carried to the router (and passed
+//!   on to the smarthost); this crate queues nothing, so it never sends delivery reports.
+//!   `DSN` is announced only when the embedder says its router honours them.
+//! - **Message fixing** (RFC 6409 section 8: adding `Date:`/`Message-ID:`, rewriting
+//!   addresses) is not done: the message is delivered as the client sent it, with a
+//!   `Received:` trace field in front.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod data;
+pub mod encode;
+pub mod parse;
+pub mod types;
 
 pub use mail_session::Limits;
 

@@ -1,0 +1,837 @@
+//! Parsers for SMTP command lines (server side) and reply lines (client side), named after the
+//! ABNF rules of RFC 5321 section 4.1.2 and the extensions. They take one line without its
+//! CRLF: line framing and its length limit are [`mail_session::line::LineReader`]'s job, DATA
+//! bodies are [`crate::data::DataReceiver`]'s, and multi-line replies are put together by
+//! [`ReplyAssembler`]. Input split at any byte gives the same result, because nothing here
+//! sees a line before it is whole.
+
+use mail_session::sasl::Secret;
+use nom::branch::alt;
+use nom::bytes::complete::{tag, tag_no_case, take_while, take_while1};
+use nom::character::complete::{char, digit1};
+use nom::combinator::{all_consuming, map, map_res, opt, recognize};
+use nom::multi::{separated_list0, separated_list1};
+use nom::sequence::{delimited, preceded, terminated};
+use nom::{IResult, Parser};
+use thiserror::Error;
+
+use crate::types::{
+    is_atext, BodyType, Command, Domain, DsnNotify, DsnReturn, EnhancedCode, ForwardPath,
+    LocalPart, MailParameters, Mailbox, OriginalRecipient, RcptParameters, Reply, ReplyCode,
+    ReversePath, XText,
+};
+
+/// Why a command line was refused; [`CommandError::reply`] is the answer RFC 5321 and RFC 3463
+/// give for it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// An empty line or an unknown verb.
+    #[error("command not recognized")]
+    Unknown,
+    /// A known verb with arguments of the wrong form.
+    #[error("syntax error in {verb} arguments: {expected}")]
+    Arguments {
+        /// The command.
+        verb: &'static str,
+        /// What the arguments should look like.
+        expected: &'static str,
+    },
+    /// The sender address is malformed or too long.
+    #[error("bad sender address syntax")]
+    SenderAddress,
+    /// The recipient address is malformed or too long.
+    #[error("bad recipient address syntax")]
+    RecipientAddress,
+    /// A MAIL or RCPT parameter that is unknown or has a bad value (RFC 5321 section 4.1.1.11).
+    #[error("{verb} parameter not recognized or not implemented: {parameter}")]
+    Parameter {
+        /// MAIL or RCPT.
+        verb: &'static str,
+        /// The parameter's keyword (at most 64 characters).
+        parameter: String,
+    },
+}
+
+impl CommandError {
+    /// The reply to send: 500 5.5.1, 501 5.5.4, 501 5.1.7, 501 5.1.3 or 555 5.5.4.
+    pub fn reply(&self) -> Reply {
+        let (code, enhanced) = match self {
+            CommandError::Unknown => (500, (5, 5, 1)),
+            CommandError::Arguments { .. } => (501, (5, 5, 4)),
+            CommandError::SenderAddress => (501, (5, 1, 7)),
+            CommandError::RecipientAddress => (501, (5, 1, 3)),
+            CommandError::Parameter { .. } => (555, (5, 5, 4)),
+        };
+        Reply::new(code, Some(enhanced), self.to_string())
+    }
+}
+
+/// Why a reply line could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ReplyError {
+    /// The line does not start with a reply code and a space, a hyphen or its end.
+    #[error("malformed reply line: {line:?}")]
+    Malformed {
+        /// The line (lossily decoded, at most 100 characters).
+        line: String,
+    },
+    /// A continuation line carries a code other than the first line's.
+    #[error("reply code changed within a multi-line reply: {line:?}")]
+    CodeChanged {
+        /// The line (lossily decoded, at most 100 characters).
+        line: String,
+    },
+    /// More lines than [`ReplyAssembler`] allows.
+    #[error("multi-line reply longer than {limit} lines")]
+    TooManyLines {
+        /// The limit in force.
+        limit: usize,
+    },
+}
+
+fn excerpt(line: &[u8]) -> String {
+    String::from_utf8_lossy(&line[..line.len().min(100)]).into_owned()
+}
+
+// ----- paths (RFC 5321 section 4.1.2) -----
+
+/// `Atom = 1*atext`
+fn atom(input: &[u8]) -> IResult<&[u8], &[u8]> {
+    take_while1(is_atext).parse(input)
+}
+
+/// `Dot-string = Atom *("."  Atom)`
+fn dot_string(input: &[u8]) -> IResult<&[u8], String> {
+    map_res(
+        recognize(separated_list1(char('.'), atom)),
+        |bytes: &[u8]| std::str::from_utf8(bytes).map(str::to_string),
+    )
+    .parse(input)
+}
+
+/// `Quoted-string = DQUOTE *QcontentSMTP DQUOTE`, returned without quotes and escapes.
+fn quoted_string(input: &[u8]) -> IResult<&[u8], String> {
+    let (mut rest, _) = char('"').parse(input)?;
+    let mut content = Vec::new();
+    loop {
+        match rest {
+            [b'"', after @ ..] => {
+                let text = String::from_utf8(content).map_err(|_| {
+                    nom::Err::Error(nom::error::Error::new(rest, nom::error::ErrorKind::Char))
+                })?;
+                return Ok((after, text));
+            }
+            // quoted-pairSMTP = %d92 %d32-126
+            [b'\\', escaped @ 32..=126, after @ ..] => {
+                content.push(*escaped);
+                rest = after;
+            }
+            // qtextSMTP = %d32-33 / %d35-91 / %d93-126, and UTF-8 (RFC 6531)
+            [byte @ (32..=33 | 35..=91 | 93..=126 | 0x80..), after @ ..] => {
+                content.push(*byte);
+                rest = after;
+            }
+            _ => {
+                return Err(nom::Err::Error(nom::error::Error::new(
+                    rest,
+                    nom::error::ErrorKind::Char,
+                )))
+            }
+        }
+    }
+}
+
+fn local_part(input: &[u8]) -> IResult<&[u8], LocalPart> {
+    map_res(alt((dot_string, quoted_string)), |text: String| {
+        if text.len() > LocalPart::MAX_LENGTH {
+            return Err(());
+        }
+        LocalPart::try_from(text.as_str()).map_err(|_| ())
+    })
+    .parse(input)
+}
+
+/// `Domain = sub-domain *("." sub-domain)`
+fn domain_name(input: &[u8]) -> IResult<&[u8], Domain> {
+    map_res(
+        take_while1(|byte: u8| {
+            byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'.' || byte >= 0x80
+        }),
+        |bytes: &[u8]| {
+            std::str::from_utf8(bytes)
+                .map_err(|_| ())
+                .and_then(|text| Domain::name(text).map_err(|_| ()))
+        },
+    )
+    .parse(input)
+}
+
+/// `address-literal = "[" ( IPv4-address-literal / IPv6-address-literal /
+/// General-address-literal ) "]"`
+fn address_literal(input: &[u8]) -> IResult<&[u8], Domain> {
+    map_res(
+        delimited(
+            char('['),
+            take_while1(|byte: u8| matches!(byte, 33..=90 | 94..=126)),
+            char(']'),
+        ),
+        |bytes: &[u8]| {
+            std::str::from_utf8(bytes)
+                .map_err(|_| ())
+                .and_then(|text| Domain::literal(text).map_err(|_| ()))
+        },
+    )
+    .parse(input)
+}
+
+fn domain(input: &[u8]) -> IResult<&[u8], Domain> {
+    alt((address_literal, domain_name)).parse(input)
+}
+
+/// `Mailbox = Local-part "@" ( Domain / address-literal )`
+fn mailbox(input: &[u8]) -> IResult<&[u8], Mailbox> {
+    map(
+        (local_part, char('@'), domain),
+        |(local_part, _, domain)| Mailbox { local_part, domain },
+    )
+    .parse(input)
+}
+
+/// Parses a whole `local@domain` text.
+pub(crate) fn mailbox_text(input: &[u8]) -> Option<Mailbox> {
+    all_consuming(mailbox)
+        .parse(input)
+        .ok()
+        .map(|(_, mailbox)| mailbox)
+}
+
+/// `A-d-l = At-domain *( "," At-domain )` followed by `":"`: a source route, dropped.
+fn source_route(input: &[u8]) -> IResult<&[u8], ()> {
+    map(
+        terminated(
+            separated_list1(char(','), preceded(char('@'), domain)),
+            char(':'),
+        ),
+        |_| (),
+    )
+    .parse(input)
+}
+
+/// `Path = "<" [ A-d-l ":" ] Mailbox ">"`
+fn path(input: &[u8]) -> IResult<&[u8], Mailbox> {
+    delimited(char('<'), preceded(opt(source_route), mailbox), char('>')).parse(input)
+}
+
+/// The longest path (RFC 5321 section 4.5.3.1.3), angle brackets included.
+const MAX_PATH_LENGTH: usize = 256;
+
+fn path_within_limit(input: &[u8]) -> bool {
+    let end = memchr::memchr(b'>', input).map_or(input.len(), |end| end + 1);
+    end <= MAX_PATH_LENGTH
+}
+
+/// `Reverse-path = Path / "<>"`
+fn reverse_path(input: &[u8]) -> IResult<&[u8], ReversePath> {
+    alt((
+        map(tag("<>"), |_| ReversePath::Null),
+        map(path, ReversePath::Mailbox),
+    ))
+    .parse(input)
+}
+
+/// `"<Postmaster>" / Forward-path`
+fn forward_path(input: &[u8]) -> IResult<&[u8], ForwardPath> {
+    alt((
+        map(tag_no_case("<Postmaster>"), |_| ForwardPath::Postmaster),
+        map(path, ForwardPath::Mailbox),
+    ))
+    .parse(input)
+}
+
+// ----- parameters -----
+
+/// `esmtp-param = esmtp-keyword ["=" esmtp-value]`; `esmtp-value = 1*(%d33-60 / %d62-126)`
+/// (and UTF-8 under SMTPUTF8, RFC 6531 section 3.3).
+/// An `esmtp-keyword` and its value, if any, as received.
+type EsmtpParam<'a> = (&'a [u8], Option<&'a [u8]>);
+
+fn esmtp_param(input: &[u8]) -> IResult<&[u8], EsmtpParam<'_>> {
+    (
+        take_while1(|byte: u8| byte.is_ascii_alphanumeric() || byte == b'-'),
+        opt(preceded(
+            char('='),
+            take_while1(|byte: u8| matches!(byte, 33..=60 | 62..=126) || byte >= 0x80),
+        )),
+    )
+        .parse(input)
+}
+
+fn esmtp_params(input: &[u8]) -> IResult<&[u8], Vec<EsmtpParam<'_>>> {
+    map(
+        opt(preceded(
+            take_while1(|byte| byte == b' '),
+            separated_list0(take_while1(|byte| byte == b' '), esmtp_param),
+        )),
+        Option::unwrap_or_default,
+    )
+    .parse(input)
+}
+
+fn ascii(value: &[u8]) -> Option<&str> {
+    std::str::from_utf8(value)
+        .ok()
+        .filter(|text| text.is_ascii())
+}
+
+fn number(value: &[u8]) -> Option<u64> {
+    if value.is_empty() || value.len() > 20 || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    ascii(value)?.parse().ok()
+}
+
+fn mail_parameters(params: Vec<EsmtpParam<'_>>) -> Result<MailParameters, CommandError> {
+    let mut parameters = MailParameters::default();
+    for (keyword, value) in params {
+        let refuse = || CommandError::Parameter {
+            verb: "MAIL",
+            parameter: excerpt(&keyword[..keyword.len().min(64)]),
+        };
+        let upper = keyword.to_ascii_uppercase();
+        match (upper.as_slice(), value) {
+            (b"SIZE", Some(value)) if parameters.size.is_none() => {
+                parameters.size = Some(number(value).ok_or_else(refuse)?);
+            }
+            (b"BODY", Some(value)) if parameters.body.is_none() => {
+                parameters.body = Some(match value.to_ascii_uppercase().as_slice() {
+                    b"7BIT" => BodyType::SevenBit,
+                    b"8BITMIME" => BodyType::EightBitMime,
+                    b"BINARYMIME" => BodyType::BinaryMime,
+                    _ => return Err(refuse()),
+                });
+            }
+            (b"SMTPUTF8", None) if !parameters.smtputf8 => parameters.smtputf8 = true,
+            (b"RET", Some(value)) if parameters.ret.is_none() => {
+                parameters.ret = Some(match value.to_ascii_uppercase().as_slice() {
+                    b"FULL" => DsnReturn::Full,
+                    b"HDRS" => DsnReturn::Headers,
+                    _ => return Err(refuse()),
+                });
+            }
+            (b"ENVID", Some(value)) if parameters.envid.is_none() && value.len() <= 100 => {
+                let text = ascii(value).ok_or_else(refuse)?;
+                parameters.envid = Some(XText::try_from(text).map_err(|_| refuse())?);
+            }
+            (b"AUTH", Some(value)) if parameters.auth.is_none() => {
+                parameters.auth = Some(if value == b"<>" {
+                    None
+                } else {
+                    let text = ascii(value).ok_or_else(refuse)?;
+                    Some(XText::try_from(text).map_err(|_| refuse())?)
+                });
+            }
+            _ => return Err(refuse()),
+        }
+    }
+    Ok(parameters)
+}
+
+fn rcpt_parameters(params: Vec<EsmtpParam<'_>>) -> Result<RcptParameters, CommandError> {
+    let mut parameters = RcptParameters::default();
+    for (keyword, value) in params {
+        let refuse = || CommandError::Parameter {
+            verb: "RCPT",
+            parameter: excerpt(&keyword[..keyword.len().min(64)]),
+        };
+        let upper = keyword.to_ascii_uppercase();
+        match (upper.as_slice(), value) {
+            (b"NOTIFY", Some(value)) if parameters.notify.is_none() => {
+                let text = ascii(value).ok_or_else(refuse)?.to_ascii_uppercase();
+                let mut notify = DsnNotify::default();
+                if text != "NEVER" {
+                    for part in text.split(',') {
+                        match part {
+                            "SUCCESS" if !notify.success => notify.success = true,
+                            "FAILURE" if !notify.failure => notify.failure = true,
+                            "DELAY" if !notify.delay => notify.delay = true,
+                            _ => return Err(refuse()),
+                        }
+                    }
+                }
+                parameters.notify = Some(notify);
+            }
+            (b"ORCPT", Some(value)) if parameters.orcpt.is_none() && value.len() <= 500 => {
+                let text = ascii(value).ok_or_else(refuse)?;
+                let (address_type, address) = text.split_once(';').ok_or_else(refuse)?;
+                if address_type.is_empty()
+                    || !address_type
+                        .bytes()
+                        .all(|byte| is_atext(byte) && byte < 0x80)
+                {
+                    return Err(refuse());
+                }
+                parameters.orcpt = Some(OriginalRecipient {
+                    address_type: address_type.to_string(),
+                    address: XText::try_from(address).map_err(|_| refuse())?,
+                });
+            }
+            _ => return Err(refuse()),
+        }
+    }
+    Ok(parameters)
+}
+
+// ----- commands -----
+
+fn spaces(input: &[u8]) -> IResult<&[u8], &[u8]> {
+    take_while1(|byte| byte == b' ').parse(input)
+}
+
+fn text_argument(rest: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(rest).ok()?.trim_matches(' ');
+    (!text.is_empty() && !text.bytes().any(|byte| byte < b' ' && byte != b'\t'))
+        .then(|| text.to_string())
+}
+
+/// Parses one command line (without CRLF).
+///
+/// Tolerated, as Postfix and Dovecot tolerate it: lower-case verbs and keywords, spaces after
+/// `FROM:`/`TO:`, and several spaces between parameters.
+///
+/// ```
+/// use smtp_submit::parse::command;
+/// use smtp_submit::types::{Command, ReversePath};
+/// let parsed = command(b"MAIL FROM:<alice@example.org> SIZE=1000 BODY=8BITMIME").unwrap();
+/// let Command::Mail { from: ReversePath::Mailbox(from), parameters } = parsed else { panic!() };
+/// assert_eq!(from.to_string(), "alice@example.org");
+/// assert_eq!(parameters.size, Some(1000));
+/// ```
+pub fn command(line: &[u8]) -> Result<Command, CommandError> {
+    let verb_end = memchr::memchr(b' ', line).unwrap_or(line.len());
+    let (verb, rest) = line.split_at(verb_end);
+    let verb = verb.to_ascii_uppercase();
+    match verb.as_slice() {
+        b"EHLO" | b"HELO" => {
+            let name = if verb == b"EHLO" { "EHLO" } else { "HELO" };
+            let parsed = all_consuming(delimited(spaces, domain, take_while(|byte| byte == b' ')))
+                .parse(rest)
+                .map(|(_, domain)| domain)
+                .map_err(|_| CommandError::Arguments {
+                    verb: name,
+                    expected: "a domain name or address literal",
+                })?;
+            Ok(if name == "EHLO" {
+                Command::Ehlo(parsed)
+            } else {
+                Command::Helo(parsed)
+            })
+        }
+        b"MAIL" => {
+            let mut arguments = preceded(
+                (
+                    tag(" "),
+                    tag_no_case("FROM:"),
+                    take_while(|byte| byte == b' '),
+                ),
+                rest_of_line,
+            );
+            let (_, after) = arguments.parse(rest).map_err(|_| CommandError::Arguments {
+                verb: "MAIL",
+                expected: "FROM:<address> [parameters]",
+            })?;
+            if !path_within_limit(after) {
+                return Err(CommandError::SenderAddress);
+            }
+            let (params_text, from) =
+                reverse_path(after).map_err(|_| CommandError::SenderAddress)?;
+            let (_, params) = all_consuming(terminated(esmtp_params, take_while(|b| b == b' ')))
+                .parse(params_text)
+                .map_err(|_| CommandError::Arguments {
+                    verb: "MAIL",
+                    expected: "parameters of the form KEYWORD[=value]",
+                })?;
+            Ok(Command::Mail {
+                from,
+                parameters: mail_parameters(params)?,
+            })
+        }
+        b"RCPT" => {
+            let mut arguments = preceded(
+                (
+                    tag(" "),
+                    tag_no_case("TO:"),
+                    take_while(|byte| byte == b' '),
+                ),
+                rest_of_line,
+            );
+            let (_, after) = arguments.parse(rest).map_err(|_| CommandError::Arguments {
+                verb: "RCPT",
+                expected: "TO:<address> [parameters]",
+            })?;
+            if !path_within_limit(after) {
+                return Err(CommandError::RecipientAddress);
+            }
+            let (params_text, to) =
+                forward_path(after).map_err(|_| CommandError::RecipientAddress)?;
+            let (_, params) = all_consuming(terminated(esmtp_params, take_while(|b| b == b' ')))
+                .parse(params_text)
+                .map_err(|_| CommandError::Arguments {
+                    verb: "RCPT",
+                    expected: "parameters of the form KEYWORD[=value]",
+                })?;
+            Ok(Command::Rcpt {
+                to,
+                parameters: rcpt_parameters(params)?,
+            })
+        }
+        b"BDAT" => {
+            let parsed = all_consuming((
+                spaces,
+                digit1,
+                opt(preceded(spaces, tag_no_case("LAST"))),
+                take_while(|byte| byte == b' '),
+            ))
+            .parse(rest)
+            .ok()
+            .and_then(|(_, (_, digits, last, _))| Some((number(digits)?, last.is_some())));
+            let (size, last) = parsed.ok_or(CommandError::Arguments {
+                verb: "BDAT",
+                expected: "chunk-size [LAST]",
+            })?;
+            Ok(Command::Bdat { size, last })
+        }
+        b"AUTH" => {
+            let parsed = all_consuming((
+                spaces,
+                take_while1(|byte: u8| {
+                    byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_'
+                }),
+                opt(preceded(
+                    spaces,
+                    take_while1(|byte: u8| {
+                        byte.is_ascii_alphanumeric() || matches!(byte, b'+' | b'/' | b'=')
+                    }),
+                )),
+                take_while(|byte| byte == b' '),
+            ))
+            .parse(rest)
+            .ok();
+            let Some((_, (_, mechanism, response, _))) = parsed else {
+                return Err(CommandError::Arguments {
+                    verb: "AUTH",
+                    expected: "mechanism [initial-response]",
+                });
+            };
+            Ok(Command::Auth {
+                mechanism: String::from_utf8_lossy(mechanism).to_ascii_uppercase(),
+                initial_response: response
+                    .map(|response| Secret::new(String::from_utf8_lossy(response).into_owned())),
+            })
+        }
+        b"VRFY" => text_argument(rest)
+            .map(Command::Vrfy)
+            .ok_or(CommandError::Arguments {
+                verb: "VRFY",
+                expected: "a name or address",
+            }),
+        b"HELP" => Ok(Command::Help(text_argument(rest))),
+        // NOOP may carry a string, which is ignored (RFC 5321 section 4.1.1.9).
+        b"NOOP" => Ok(Command::Noop),
+        b"DATA" | b"RSET" | b"QUIT" | b"STARTTLS" => {
+            if !rest.iter().all(|&byte| byte == b' ') {
+                let verb = match verb.as_slice() {
+                    b"DATA" => "DATA",
+                    b"RSET" => "RSET",
+                    b"QUIT" => "QUIT",
+                    _ => "STARTTLS",
+                };
+                return Err(CommandError::Arguments {
+                    verb,
+                    expected: "no arguments",
+                });
+            }
+            Ok(match verb.as_slice() {
+                b"DATA" => Command::Data,
+                b"RSET" => Command::Rset,
+                b"QUIT" => Command::Quit,
+                _ => Command::StartTls,
+            })
+        }
+        _ => Err(CommandError::Unknown),
+    }
+}
+
+fn rest_of_line(input: &[u8]) -> IResult<&[u8], &[u8]> {
+    Ok((&input[input.len()..], input))
+}
+
+// ----- replies -----
+
+/// One line of a reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyLine {
+    /// The code.
+    pub code: ReplyCode,
+    /// Whether more lines follow (`-` after the code).
+    pub more: bool,
+    /// The text after the separator (lossily decoded as UTF-8).
+    pub text: String,
+}
+
+/// Parses one reply line (without CRLF): `Reply-code ( "-" / SP / end ) [ textstring ]`.
+pub fn reply_line(line: &[u8]) -> Result<ReplyLine, ReplyError> {
+    let malformed = || ReplyError::Malformed {
+        line: excerpt(line),
+    };
+    let (code, rest) = match line {
+        [a @ b'2'..=b'5', b @ b'0'..=b'9', c @ b'0'..=b'9', rest @ ..] => {
+            let value = u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0');
+            (ReplyCode::try_from(value).map_err(|_| malformed())?, rest)
+        }
+        _ => return Err(malformed()),
+    };
+    let (more, text) = match rest {
+        [] => (false, &rest[..0]),
+        [b'-', text @ ..] => (true, text),
+        [b' ', text @ ..] => (false, text),
+        _ => return Err(malformed()),
+    };
+    Ok(ReplyLine {
+        code,
+        more,
+        text: String::from_utf8_lossy(text).into_owned(),
+    })
+}
+
+/// `status-code SP` at the start of a reply text (RFC 2034 section 4).
+pub fn enhanced_code(text: &str) -> Option<(EnhancedCode, &str)> {
+    let (code, rest) = text.split_once(' ').unwrap_or((text, ""));
+    let mut parts = code.split('.');
+    let class: u8 = parts.next()?.parse().ok()?;
+    let subject = parts.next().filter(|part| (1..=3).contains(&part.len()))?;
+    let detail = parts.next().filter(|part| (1..=3).contains(&part.len()))?;
+    if parts.next().is_some() {
+        return None;
+    }
+    let code = EnhancedCode::new(class, subject.parse().ok()?, detail.parse().ok()?)?;
+    Some((code, rest))
+}
+
+/// Puts reply lines together into [`Reply`] values, bounding the number of lines.
+#[derive(Debug, Clone)]
+pub struct ReplyAssembler {
+    max_lines: usize,
+    enhanced_codes: bool,
+    pending: Option<Reply>,
+}
+
+impl ReplyAssembler {
+    /// An assembler that refuses replies of more than `max_lines` lines. With
+    /// `enhanced_codes` (the server announced ENHANCEDSTATUSCODES, or the reply is the
+    /// greeting of one that might), a leading `x.y.z` is taken off each line into
+    /// [`Reply::enhanced`].
+    pub fn new(max_lines: usize) -> Self {
+        ReplyAssembler {
+            max_lines,
+            enhanced_codes: true,
+            pending: None,
+        }
+    }
+
+    /// Whether to read enhanced status codes from the text.
+    pub fn set_enhanced_codes(&mut self, enabled: bool) {
+        self.enhanced_codes = enabled;
+    }
+
+    /// Adds a line; returns the reply when it is complete.
+    pub fn push(&mut self, line: &[u8]) -> Result<Option<Reply>, ReplyError> {
+        let parsed = reply_line(line)?;
+        let matching_class = |code: EnhancedCode| u16::from(code.class) == parsed.code.get() / 100;
+        let (enhanced, text) = match enhanced_code(&parsed.text) {
+            Some((code, rest)) if self.enhanced_codes && matching_class(code) => {
+                (Some(code), rest.to_string())
+            }
+            _ => (None, parsed.text),
+        };
+        match &mut self.pending {
+            Some(reply) => {
+                if reply.code != parsed.code {
+                    self.pending = None;
+                    return Err(ReplyError::CodeChanged {
+                        line: excerpt(line),
+                    });
+                }
+                if reply.lines.len() >= self.max_lines {
+                    self.pending = None;
+                    return Err(ReplyError::TooManyLines {
+                        limit: self.max_lines,
+                    });
+                }
+                reply.lines.push(text);
+            }
+            None => {
+                self.pending = Some(Reply {
+                    code: parsed.code,
+                    enhanced,
+                    lines: vec![text],
+                });
+            }
+        }
+        if parsed.more {
+            Ok(None)
+        } else {
+            Ok(self.pending.take())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_follow_rfc_5321() {
+        let Command::Rcpt { to, .. } =
+            command(b"RCPT TO:<@a.example,@b.example:bob@c.example>").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(to.to_string(), "<bob@c.example>", "source route dropped");
+        let Command::Mail { from, .. } = command(b"mail from:<\"a b\\\"c\"@[192.0.2.1]>").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(from.to_string(), "<\"a b\\\"c\"@[192.0.2.1]>");
+        assert_eq!(
+            command(b"RCPT TO:<postmaster>").unwrap(),
+            Command::Rcpt {
+                to: ForwardPath::Postmaster,
+                parameters: RcptParameters::default()
+            }
+        );
+        assert_eq!(command(b"MAIL FROM:<>").unwrap().verb(), "MAIL");
+        assert_eq!(command(b"MAIL FROM: <a@b.example>").unwrap().verb(), "MAIL");
+        assert_eq!(
+            command(b"MAIL FROM:<a..b@example.org>"),
+            Err(CommandError::SenderAddress)
+        );
+        assert_eq!(
+            command(b"RCPT TO:<bob@-bad.example>"),
+            Err(CommandError::RecipientAddress)
+        );
+        assert_eq!(
+            command(b"RCPT TO:<bob@[999.1.1.1]>"),
+            Err(CommandError::RecipientAddress)
+        );
+        let long = format!("RCPT TO:<{}@example.org>", "a".repeat(65));
+        assert_eq!(
+            command(long.as_bytes()),
+            Err(CommandError::RecipientAddress)
+        );
+    }
+
+    #[test]
+    fn parameters_are_checked() {
+        let Command::Mail { parameters, .. } = command(
+            b"MAIL FROM:<a@b.example> SIZE=12 BODY=8bitmime SMTPUTF8 RET=HDRS ENVID=QQ+2B1 AUTH=<>",
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(parameters.size, Some(12));
+        assert_eq!(parameters.body, Some(BodyType::EightBitMime));
+        assert!(parameters.smtputf8);
+        assert_eq!(parameters.ret, Some(DsnReturn::Headers));
+        assert_eq!(parameters.envid.unwrap().decode(), b"QQ+1");
+        assert_eq!(parameters.auth, Some(None));
+        for bad in [
+            &b"MAIL FROM:<a@b.example> SIZE=x"[..],
+            b"MAIL FROM:<a@b.example> SIZE=1 SIZE=2",
+            b"MAIL FROM:<a@b.example> FOO=1",
+            b"MAIL FROM:<a@b.example> BODY=9BIT",
+            b"MAIL FROM:<a@b.example> ENVID=a+zz",
+            b"RCPT TO:<a@b.example> NOTIFY=NEVER,SUCCESS",
+            b"RCPT TO:<a@b.example> ORCPT=rfc822",
+        ] {
+            let error = command(bad).unwrap_err();
+            assert_eq!(
+                error.reply().code.get(),
+                555,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let Command::Rcpt { parameters, .. } =
+            command(b"RCPT TO:<a@b.example> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;a+40b").unwrap()
+        else {
+            panic!()
+        };
+        let notify = parameters.notify.unwrap();
+        assert!(notify.success && notify.delay && !notify.failure);
+        assert_eq!(parameters.orcpt.unwrap().address.decode(), b"a@b");
+    }
+
+    #[test]
+    fn other_commands() {
+        assert_eq!(
+            command(b"BDAT 1000 LAST").unwrap(),
+            Command::Bdat {
+                size: 1000,
+                last: true
+            }
+        );
+        assert!(command(b"BDAT 99999999999999999999999").is_err());
+        assert!(command(b"BDAT").is_err());
+        assert_eq!(command(b"data").unwrap(), Command::Data);
+        assert!(command(b"DATA now").is_err());
+        assert_eq!(command(b"").unwrap_err(), CommandError::Unknown);
+        assert_eq!(command(b"XYZZY").unwrap_err().reply().code.get(), 500);
+        let Command::Auth {
+            mechanism,
+            initial_response,
+        } = command(b"AUTH plain AGFsaWNlAHNlY3JldA==").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(mechanism, "PLAIN");
+        assert_eq!(initial_response.unwrap().expose(), "AGFsaWNlAHNlY3JldA==");
+        assert_eq!(
+            command(b"EHLO [IPv6:2001:db8::1]").unwrap(),
+            Command::Ehlo(Domain::Literal("IPv6:2001:db8::1".into()))
+        );
+        assert!(command(b"EHLO").is_err());
+        assert!(command(b"HELO a b").is_err());
+    }
+
+    #[test]
+    fn multi_line_replies_are_assembled() {
+        let mut assembler = ReplyAssembler::new(10);
+        assert_eq!(assembler.push(b"250-mail.example Hello").unwrap(), None);
+        assert_eq!(assembler.push(b"250-PIPELINING").unwrap(), None);
+        let reply = assembler.push(b"250 SIZE 1000").unwrap().unwrap();
+        assert_eq!(
+            reply.lines,
+            ["mail.example Hello", "PIPELINING", "SIZE 1000"]
+        );
+        let reply = assembler.push(b"550 5.1.1 No such user").unwrap().unwrap();
+        assert_eq!(reply.enhanced, EnhancedCode::new(5, 1, 1));
+        assert_eq!(reply.lines, ["No such user"]);
+        assert!(assembler.push(b"250-a").unwrap().is_none());
+        assert!(matches!(
+            assembler.push(b"251 b"),
+            Err(ReplyError::CodeChanged { .. })
+        ));
+        assert!(reply_line(b"25").is_err());
+        assert!(reply_line(b"600 x").is_err());
+        assert_eq!(reply_line(b"220").unwrap().text, "");
+        let mut short = ReplyAssembler::new(2);
+        short.push(b"250-a").unwrap();
+        short.push(b"250-b").unwrap();
+        assert!(matches!(
+            short.push(b"250 c"),
+            Err(ReplyError::TooManyLines { limit: 2 })
+        ));
+    }
+}
