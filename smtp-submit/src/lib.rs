@@ -39,6 +39,7 @@
 pub mod data;
 pub mod encode;
 pub mod parse;
+pub mod server;
 pub mod types;
 
 pub use mail_session::Limits;
