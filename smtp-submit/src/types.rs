@@ -259,8 +259,12 @@ impl fmt::Display for ForwardPath {
 pub struct XText(String);
 
 impl XText {
-    /// Encodes arbitrary octets.
-    pub fn encode(value: &[u8]) -> XText {
+    /// Encodes arbitrary octets; an empty value cannot be sent (`esmtp-value` has at least
+    /// one character).
+    pub fn encode(value: &[u8]) -> Result<XText, InvalidValue> {
+        if value.is_empty() {
+            return Err(invalid("esmtp-value", "empty"));
+        }
         let mut text = String::with_capacity(value.len());
         for &byte in value {
             if (33..=126).contains(&byte) && byte != b'+' && byte != b'=' {
@@ -269,7 +273,7 @@ impl XText {
                 text.push_str(&format!("+{byte:02X}"));
             }
         }
-        XText(text)
+        Ok(XText(text))
     }
 
     /// The encoded form.
@@ -307,6 +311,9 @@ impl TryFrom<&str> for XText {
     type Error = InvalidValue;
 
     fn try_from(text: &str) -> Result<Self, InvalidValue> {
+        if text.is_empty() {
+            return Err(invalid("esmtp-value", "empty"));
+        }
         let bytes = text.as_bytes();
         let mut index = 0;
         while let Some(&byte) = bytes.get(index) {
