@@ -37,6 +37,8 @@ pub mod sasl;
 pub mod session;
 
 #[cfg(feature = "tokio")]
+pub mod client_io;
+#[cfg(feature = "tokio")]
 pub mod driver;
 #[cfg(feature = "tokio")]
 pub mod listener;

@@ -3,32 +3,18 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use mail_session::driver::{StartTls, TlsUpgrade, Transport};
+use mail_session::client_io::{ClientConnection, ConnectOptions, ConnectionError};
 use mail_session::sasl::{Credentials, Mechanism, Secret};
-use mail_session::{Progress, Session};
 use thiserror::Error;
-use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio_rustls::rustls::pki_types::ServerName;
-use tokio_rustls::TlsConnector;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::client::{ClientOptions, ClientSession, Event};
 use crate::parse::ResponseError;
 use crate::types::{Capability, Command, MessageNumber, StatusLine};
 
-/// How the connection is protected. Port 995 means [`Security::ImplicitTls`]; port 110 means
-/// [`Security::StartTls`]; there is no guessing from the port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Security {
-    /// TLS from the first byte (pop3s, RFC 8314).
-    ImplicitTls,
-    /// Plain, then STLS before anything else; fails if the server does not offer STLS.
-    StartTls,
-    /// No TLS at all. Passwords cross the network in the clear: for tests on loopback only.
-    Plain,
-}
+pub use mail_session::client_io::Security;
 
 /// Where and how to connect.
 #[derive(Debug, Clone)]
@@ -77,6 +63,17 @@ pub enum ClientError {
     Config(&'static str),
 }
 
+impl From<ConnectionError> for ClientError {
+    fn from(error: ConnectionError) -> Self {
+        match error {
+            ConnectionError::Io(error) => ClientError::Io(error),
+            ConnectionError::TimedOut => ClientError::TimedOut,
+            ConnectionError::Config(reason) => ClientError::Config(reason),
+            _ => ClientError::Protocol(error.to_string()),
+        }
+    }
+}
+
 impl From<ResponseError> for ClientError {
     fn from(error: ResponseError) -> Self {
         ClientError::Protocol(error.to_string())
@@ -87,11 +84,8 @@ impl From<ResponseError> for ClientError {
 #[derive(Debug)]
 pub struct Client {
     session: ClientSession,
-    /// `None` only while a TLS handshake has the stream.
-    io: Option<Transport>,
-    upgrade: TlsUpgrade,
+    connection: ClientConnection,
     capabilities: Vec<Capability>,
-    buffer: Vec<u8>,
 }
 
 fn refused(command: &'static str, status: StatusLine) -> ClientError {
@@ -102,36 +96,19 @@ impl Client {
     /// Connects, reads the greeting and the capabilities, and with [`Security::StartTls`]
     /// switches to TLS before returning.
     pub async fn connect(config: &ClientConfig) -> Result<Client, ClientError> {
-        let tcp = tokio::time::timeout(config.connect_timeout, TcpStream::connect(config.address))
-            .await
-            .map_err(|_| ClientError::TimedOut)??;
-        let _ = tcp.set_nodelay(true);
-        let upgrade = match (&config.tls, config.security) {
-            (_, Security::Plain) => TlsUpgrade::Unavailable,
-            (None, _) => {
-                return Err(ClientError::Config(
-                    "TLS requested without a TLS configuration",
-                ))
-            }
-            (Some(tls), _) => TlsUpgrade::Client {
-                connector: TlsConnector::from(tls.clone()),
-                server_name: ServerName::try_from(config.server_name.clone())
-                    .map_err(|_| ClientError::Config("invalid server name"))?,
-            },
-        };
+        let connection = ClientConnection::connect(&ConnectOptions {
+            address: config.address,
+            server_name: config.server_name.clone(),
+            security: config.security,
+            tls: config.tls.clone(),
+            connect_timeout: config.connect_timeout,
+        })
+        .await?;
         let mut client = Client {
             session: ClientSession::new(config.options.clone()),
-            io: Some(Transport::Plain(tcp)),
-            upgrade,
+            connection,
             capabilities: Vec::new(),
-            buffer: vec![0u8; 64 * 1024],
         };
-        if config.security == Security::ImplicitTls {
-            let handshake = client.upgrade_transport();
-            tokio::time::timeout(config.connect_timeout, handshake)
-                .await
-                .map_err(|_| ClientError::TimedOut)??;
-        }
         match client.next_event().await? {
             Event::Greeting(status) if status.ok => {}
             Event::Greeting(status) => return Err(refused("(greeting)", status)),
@@ -163,18 +140,7 @@ impl Client {
 
     /// Whether the connection is encrypted.
     pub fn is_tls(&self) -> bool {
-        self.io.as_ref().is_some_and(Transport::is_tls)
-    }
-
-    fn io(&mut self) -> Result<&mut Transport, ClientError> {
-        self.io.as_mut().ok_or(ClientError::Closed)
-    }
-
-    async fn upgrade_transport(&mut self) -> Result<(), ClientError> {
-        let plain = self.io.take().ok_or(ClientError::Closed)?;
-        self.io = Some(self.upgrade.start_tls(plain).await?);
-        self.session.tls_established();
-        Ok(())
+        self.connection.is_tls()
     }
 
     async fn refresh_capabilities(&mut self) -> Result<(), ClientError> {
@@ -194,47 +160,11 @@ impl Client {
 
     /// The next event, moving bytes and switching to TLS as the session says.
     async fn next_event(&mut self) -> Result<Event, ClientError> {
-        loop {
-            let now = Instant::now();
-            if self
-                .session
-                .poll_timeout()
-                .is_some_and(|deadline| deadline <= now)
-            {
-                self.session.handle_timeout(now);
-            }
-            match self.session.next(now) {
-                Progress::Event(Event::TimedOut) => return Err(ClientError::TimedOut),
-                Progress::Event(Event::Closed) => return Err(ClientError::Closed),
-                Progress::Event(Event::ProtocolError(error)) => return Err(error.into()),
-                Progress::Event(event) => return Ok(event),
-                Progress::Output(bytes) => self.io()?.write_all(&bytes).await?,
-                Progress::StartTls => {
-                    self.io()?.flush().await?;
-                    self.upgrade_transport().await?;
-                }
-                Progress::Close => return Err(ClientError::Closed),
-                Progress::NeedMoreInput => {
-                    let deadline = self.session.poll_timeout();
-                    let Client { io, buffer, .. } = self;
-                    let io = io.as_mut().ok_or(ClientError::Closed)?;
-                    io.flush().await?;
-                    let read = match deadline {
-                        Some(deadline) => {
-                            match tokio::time::timeout_at(deadline.into(), io.read(buffer)).await {
-                                Ok(read) => read?,
-                                Err(_) => continue,
-                            }
-                        }
-                        None => io.read(buffer).await?,
-                    };
-                    if read == 0 {
-                        self.session.input_closed();
-                    } else {
-                        self.session.enqueue_input(&self.buffer[..read]);
-                    }
-                }
-            }
+        match self.connection.next_event(&mut self.session).await? {
+            Some(Event::TimedOut) => Err(ClientError::TimedOut),
+            Some(Event::Closed) | None => Err(ClientError::Closed),
+            Some(Event::ProtocolError(error)) => Err(error.into()),
+            Some(event) => Ok(event),
         }
     }
 
@@ -384,9 +314,7 @@ impl Client {
     pub async fn quit(mut self) -> Result<(), ClientError> {
         self.session.send(Command::Quit);
         self.expect_ok("QUIT").await?;
-        if let Some(io) = self.io.as_mut() {
-            let _ = io.shutdown().await;
-        }
+        self.connection.shutdown().await;
         Ok(())
     }
 }
