@@ -331,19 +331,21 @@ impl Session for ClientSession {
 
     fn next(&mut self, now: Instant) -> Progress<Event> {
         loop {
-            if !self.out.is_empty() {
-                if self.deadline.is_none() {
-                    self.arm_deadline(now);
-                }
-                return Progress::Output(std::mem::take(&mut self.out));
-            }
             if self.start_tls {
+                // Before any output: commands queued after the 220 (the new EHLO) must go
+                // over TLS.
                 self.start_tls = false;
                 // Whatever arrived after the 220 came in the clear: never read it as a reply
                 // over TLS (the STARTTLS response injection of CVE-2011-1431 and kin).
                 self.input.clear();
                 self.lines.reset();
                 return Progress::StartTls;
+            }
+            if !self.out.is_empty() {
+                if self.deadline.is_none() {
+                    self.arm_deadline(now);
+                }
+                return Progress::Output(std::mem::take(&mut self.out));
             }
             if self.timed_out {
                 self.timed_out = false;

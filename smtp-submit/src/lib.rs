@@ -49,3 +49,6 @@ pub use mail_session::Limits;
 pub fn default_limits() -> Limits {
     Limits::smtp()
 }
+
+#[cfg(feature = "tokio")]
+pub mod tokio;

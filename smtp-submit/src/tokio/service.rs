@@ -1,0 +1,336 @@
+//! The submission service: what AUTH, MAIL, RCPT and the end of a message do, over a
+//! [`Directory`] and a [`Router`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use mail_session::driver::{drive, Handler, TlsUpgrade, Transport};
+use mail_session::listener::{serve, ListenerOptions, LoginThrottle};
+use mail_session::workers::WorkerPool;
+use mailstore::{AuthError, Directory, Protocol};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use crate::server::{Envelope, Event, Options, ServerSession, TlsMode};
+use crate::types::Reply;
+
+use super::router::{RecipientRoute, Router};
+use super::spool::{received_field, SpoolWriter};
+
+/// How the server behaves; the session options of every connection start from `session`.
+#[derive(Debug, Clone)]
+pub struct SubmissionServerConfig {
+    /// Session options (limits, plaintext policy, hostname, timeouts).
+    pub session: Options,
+    /// Connection limit, shutdown grace and TCP keepalive of each listener.
+    pub listener: ListenerOptions,
+    /// The longest a TLS handshake may take.
+    pub tls_handshake_timeout: Duration,
+    /// Where messages are spooled while they arrive (unnamed files; the system's temporary
+    /// directory by default).
+    pub spool_directory: PathBuf,
+}
+
+impl Default for SubmissionServerConfig {
+    fn default() -> Self {
+        SubmissionServerConfig {
+            session: Options::default(),
+            listener: ListenerOptions::default(),
+            tls_handshake_timeout: Duration::from_secs(30),
+            spool_directory: std::env::temp_dir(),
+        }
+    }
+}
+
+/// A submission server (RFC 6409): authenticates against `directory` and hands messages to
+/// `router`.
+pub struct SubmissionServer {
+    directory: Arc<dyn Directory>,
+    router: Arc<dyn Router>,
+    throttle: LoginThrottle,
+    password_checks: Option<WorkerPool>,
+    tls: Option<TlsAcceptor>,
+    config: SubmissionServerConfig,
+    next_id: AtomicU64,
+}
+
+impl std::fmt::Debug for SubmissionServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubmissionServer")
+            .field("tls", &self.tls.is_some())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SubmissionServer {
+    /// A server. Without `tls`, STARTTLS is not offered and implicit-TLS listeners cannot be
+    /// served.
+    pub fn new(
+        directory: Arc<dyn Directory>,
+        router: Arc<dyn Router>,
+        throttle: LoginThrottle,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        config: SubmissionServerConfig,
+    ) -> Arc<Self> {
+        Arc::new(SubmissionServer {
+            directory,
+            router,
+            throttle,
+            password_checks: WorkerPool::per_core("smtp-auth").ok(),
+            tls: tls.map(TlsAcceptor::from),
+            config,
+            next_id: AtomicU64::new(
+                SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map(|elapsed| elapsed.as_secs() << 20)
+                    .unwrap_or(0),
+            ),
+        })
+    }
+
+    /// Serves a plain listener (port 587 style: STARTTLS offered when TLS is configured)
+    /// until `shutdown`.
+    pub async fn serve_plain(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        self.serve(listener, false, shutdown).await;
+    }
+
+    /// Serves an implicit-TLS listener (port 465 style, RFC 8314) until `shutdown`.
+    pub async fn serve_tls(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        self.serve(listener, true, shutdown).await;
+    }
+
+    async fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        implicit_tls: bool,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        let options = self.config.listener;
+        serve(listener, options, shutdown, move |tcp, peer, stop| {
+            let server = self.clone();
+            async move {
+                if let Err(error) = server.connection(tcp, peer, implicit_tls, stop).await {
+                    tracing::debug!(%peer, %error, "submission connection ended with an error");
+                }
+            }
+        })
+        .await;
+    }
+
+    /// Runs one connection to its end.
+    pub async fn connection(
+        self: Arc<Self>,
+        tcp: TcpStream,
+        peer: SocketAddr,
+        implicit_tls: bool,
+        shutdown: watch::Receiver<bool>,
+    ) -> std::io::Result<()> {
+        let mut options = self.config.session.clone();
+        let (transport, mut upgrade) = match (&self.tls, implicit_tls) {
+            (Some(acceptor), true) => {
+                let handshake =
+                    tokio::time::timeout(self.config.tls_handshake_timeout, acceptor.accept(tcp));
+                let tls = handshake.await.map_err(|_| {
+                    std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out")
+                })??;
+                options.tls = TlsMode::Implicit;
+                (Transport::ServerTls(Box::new(tls)), TlsUpgrade::Unavailable)
+            }
+            (None, true) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::Unsupported,
+                    "implicit TLS listener without a certificate",
+                ))
+            }
+            (Some(acceptor), false) => {
+                options.tls = TlsMode::StartTls;
+                (Transport::Plain(tcp), TlsUpgrade::Server(acceptor.clone()))
+            }
+            (None, false) => {
+                options.tls = TlsMode::Unavailable;
+                (Transport::Plain(tcp), TlsUpgrade::Unavailable)
+            }
+        };
+        let mut session = ServerSession::new(options);
+        let mut handler = SubmissionConnection {
+            server: self.clone(),
+            peer: peer.ip(),
+            routes: Vec::new(),
+            spool: None,
+        };
+        drive(
+            &mut session,
+            &mut handler,
+            transport,
+            &mut upgrade,
+            shutdown,
+        )
+        .await?;
+        Ok(())
+    }
+
+    fn message_id(&self) -> String {
+        format!("{:x}", self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// One connection's service state.
+struct SubmissionConnection {
+    server: Arc<SubmissionServer>,
+    peer: IpAddr,
+    /// The route of each accepted recipient, in order.
+    routes: Vec<RecipientRoute>,
+    spool: Option<SpoolWriter>,
+}
+
+impl SubmissionConnection {
+    async fn authenticate(
+        &mut self,
+        session: &mut ServerSession,
+        credentials: mail_session::sasl::Credentials,
+    ) {
+        let directory = self.server.directory.clone();
+        let username = credentials.username.clone();
+        let password = credentials.password.clone();
+        let check =
+            move || directory.authenticate(&username, password.expose(), Protocol::Submission);
+        let verdict = match &self.server.password_checks {
+            Some(pool) => pool.run(check).await,
+            None => tokio::task::spawn_blocking(check).await.ok(),
+        }
+        .unwrap_or(Err(AuthError::Unavailable(
+            "authentication task failed".into(),
+        )));
+        match verdict {
+            Ok(account) => {
+                self.server.throttle.after_success(self.peer);
+                tracing::info!(peer = %self.peer, %account, "submission login");
+                session.accept_auth(account.to_string());
+            }
+            Err(AuthError::Unavailable(reason)) => {
+                tracing::warn!(%reason, "directory unavailable");
+                session.auth_unavailable();
+            }
+            Err(error) => {
+                tracing::info!(peer = %self.peer, user = %credentials.username, %error, "submission login refused");
+                self.server.throttle.after_failure(self.peer).await;
+                session.reject_auth();
+            }
+        }
+    }
+
+    async fn message_start(&mut self, session: &mut ServerSession, envelope: Envelope) {
+        let id = self.server.message_id();
+        match SpoolWriter::create(&self.server.config.spool_directory) {
+            Ok(mut spool) => {
+                let trace = received_field(
+                    &envelope,
+                    self.peer,
+                    &self.server.config.session.hostname,
+                    &id,
+                    SystemTime::now(),
+                );
+                spool.push(trace.as_bytes());
+                self.spool = Some(spool);
+                session.start_message();
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot create a spool file");
+                self.routes.clear();
+                session.refuse_message(Reply::new(
+                    451,
+                    Some((4, 3, 0)),
+                    "cannot accept the message now, try again later",
+                ));
+            }
+        }
+    }
+
+    async fn message_end(&mut self, session: &mut ServerSession, envelope: Envelope) {
+        let routes = std::mem::take(&mut self.routes);
+        let Some(spool) = self.spool.take() else {
+            session.message_rejected(Reply::new(451, Some((4, 3, 0)), "message lost"));
+            return;
+        };
+        let message = match spool.finish().await {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::warn!(%error, "spool write failed");
+                session.message_rejected(Reply::new(
+                    451,
+                    Some((4, 3, 0)),
+                    "cannot store the message now, try again later",
+                ));
+                return;
+            }
+        };
+        match self
+            .server
+            .router
+            .deliver(&envelope, &routes, message)
+            .await
+        {
+            Ok(text) => {
+                tracing::info!(peer = %self.peer, from = %envelope.from, recipients = routes.len(), "message accepted");
+                session.message_accepted(text);
+            }
+            Err(reply) => {
+                tracing::info!(peer = %self.peer, %reply, "message not accepted");
+                session.message_rejected(reply);
+            }
+        }
+    }
+}
+
+impl Handler<ServerSession> for SubmissionConnection {
+    async fn handle(&mut self, session: &mut ServerSession, event: Event) {
+        match event {
+            Event::Authenticate { credentials } => self.authenticate(session, credentials).await,
+            Event::Mail { from, .. } => {
+                self.routes.clear();
+                match self
+                    .server
+                    .router
+                    .check_sender(session.authenticated_as(), &from)
+                {
+                    Ok(()) => session.accept_mail(),
+                    Err(reply) => session.reject_mail(reply),
+                }
+            }
+            Event::Rcpt { to, .. } => match self.server.router.route(&to) {
+                RecipientRoute::Refuse(reply) => session.reject_rcpt(reply),
+                route => {
+                    self.routes.push(route);
+                    session.accept_rcpt();
+                }
+            },
+            Event::MessageStart { envelope } => self.message_start(session, envelope).await,
+            Event::MessageData => {
+                if let Some(spool) = self.spool.as_mut() {
+                    session.take_message_data(|part| spool.push(part));
+                    spool.write_if_full().await;
+                } else {
+                    session.take_message_data(|_| {});
+                }
+            }
+            Event::MessageEnd { envelope, .. } => self.message_end(session, envelope).await,
+            Event::MessageAborted { .. } => {
+                self.spool = None;
+                self.routes.clear();
+            }
+        }
+    }
+}
