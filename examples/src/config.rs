@@ -200,15 +200,21 @@ pub struct SubmissionConfig {
     pub listen_tls: Vec<SocketAddr>,
     /// Largest message, in octets (advertised with SIZE).
     pub max_message_size: u64,
-    /// Longest text line (RFC 5321: 1000 octets).
+    /// Longest command line (RFC 5321: 512 octets, raised by extensions' parameters).
     pub max_line_length: usize,
-    /// Seconds to wait for a command (RFC 5321 4.5.3.2.7: 5 minutes).
-    pub command_timeout_secs: u64,
-    /// Seconds to wait for each DATA block (RFC 5321 4.5.3.2.6: 3 minutes).
-    pub data_block_timeout_secs: u64,
-    /// `host:port` of the smarthost that takes mail for non-local recipients; none means such
-    /// recipients are refused.
-    pub smarthost: Option<String>,
+    /// Seconds to wait for the next command or the next part of a message (RFC 5321
+    /// 4.5.3.2.7: at least 5 minutes).
+    pub timeout_secs: u64,
+    /// Most recipients of one message (RFC 5321 4.5.3.1.8: at least 100).
+    pub max_recipients: usize,
+    /// Domains delivered here: `<account>@<domain>` goes to the account's INBOX. Default:
+    /// the server's `hostname`.
+    pub local_domains: Vec<String>,
+    /// The envelope sender must be the authenticated account at a local domain.
+    pub require_own_sender: bool,
+    /// The smarthost that takes mail for non-local recipients; none means such recipients
+    /// are refused with 550 5.7.1.
+    pub smarthost: Option<SmarthostConfig>,
 }
 
 impl Default for SubmissionConfig {
@@ -219,11 +225,48 @@ impl Default for SubmissionConfig {
             listen_tls: vec![SocketAddr::from(([127, 0, 0, 1], 10465))],
             max_message_size: 50 * 1024 * 1024,
             max_line_length: 1000,
-            command_timeout_secs: 300,
-            data_block_timeout_secs: 180,
+            timeout_secs: 300,
+            max_recipients: 100,
+            local_domains: Vec::new(),
+            require_own_sender: true,
             smarthost: None,
         }
     }
+}
+
+/// How the smarthost is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SmarthostSecurity {
+    /// STARTTLS before anything else (port 587 or 25).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    ImplicitTls,
+    /// No TLS: only for a smarthost on loopback.
+    Plain,
+}
+
+/// The smarthost relay.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmarthostConfig {
+    /// `host:port`.
+    pub address: String,
+    /// `starttls` (default), `implicit-tls` or `plain`.
+    #[serde(default = "default_smarthost_security")]
+    pub security: SmarthostSecurity,
+    /// The name its certificate must carry; default: the host of `address`.
+    pub server_name: Option<String>,
+    /// A PEM file of certificates to trust; default: the system's trust store.
+    pub ca_file: Option<PathBuf>,
+    /// The login, if the smarthost wants one.
+    pub username: Option<String>,
+    /// A file whose first line is the password (kept out of this file).
+    pub password_file: Option<PathBuf>,
+}
+
+fn default_smarthost_security() -> SmarthostSecurity {
+    SmarthostSecurity::Starttls
 }
 
 impl Config {
@@ -300,6 +343,7 @@ mod tests {
         };
         expected.imap.enabled = true;
         expected.submission.enabled = true;
+        expected.submission.local_domains = vec!["localhost".into()];
         assert_eq!(parsed, expected);
     }
 
@@ -308,6 +352,21 @@ mod tests {
         let config = Config::parse("data_dir = \"x\"").unwrap();
         assert!(!config.pop3.enabled && !config.imap.enabled && !config.submission.enabled);
         assert!(!config.allow_plaintext_auth);
+    }
+
+    #[test]
+    fn a_smarthost_is_a_table() {
+        let config = Config::parse(
+            "[submission.smarthost]\naddress = \"relay.example.net:587\"\nusername = \"u\"\npassword_file = \"/etc/pw\"\n",
+        )
+        .unwrap();
+        let smarthost = config.submission.smarthost.unwrap();
+        assert_eq!(smarthost.security, SmarthostSecurity::Starttls);
+        assert_eq!(smarthost.username.as_deref(), Some("u"));
+        assert!(
+            Config::parse("[submission.smarthost]\naddress = \"x:1\"\nsecurity = \"tls\"\n")
+                .is_err()
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use pop3_proto::tokio::{Pop3Server, Pop3ServerConfig};
+use smtp_submit::tokio::{Smarthost, StoreRouter, SubmissionServer, SubmissionServerConfig};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
@@ -20,7 +21,8 @@ use mailstore::{
 };
 use thiserror::Error;
 
-use crate::config::Config;
+use crate::config::{Config, SmarthostConfig, SmarthostSecurity};
+use crate::remote;
 
 /// Why the server could not start.
 #[derive(Debug, Error)]
@@ -42,6 +44,9 @@ pub enum StartError {
     /// The mail store could not be opened.
     #[error("mail store: {0}")]
     Store(#[from] StoreError),
+    /// The smarthost setting cannot be used.
+    #[error("submission smarthost: {0}")]
+    Smarthost(String),
     /// A listener could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -164,7 +169,7 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
 }
 
 /// The protocols this build serves. Each protocol issue adds its own.
-pub const SERVED_PROTOCOLS: &[&str] = &["POP3"];
+pub const SERVED_PROTOCOLS: &[&str] = &["POP3", "submission"];
 
 /// A listening socket of the running server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,34 +236,170 @@ pub async fn start(prepared: &Prepared, shutdown: &Shutdown) -> Result<Running, 
                 ..Pop3ServerConfig::default()
             },
         );
-        for (addresses, implicit_tls) in [
-            (&config.pop3.listen, false),
-            (&config.pop3.listen_tls, true),
-        ] {
-            for &address in addresses {
-                let listener = bind(address).await?;
-                let address = listener
-                    .local_addr()
-                    .map_err(|source| StartError::Bind { address, source })?;
-                running.listening.push(Listening {
-                    protocol: "POP3",
-                    address,
-                    implicit_tls,
-                });
+        let addresses = (&config.pop3.listen, &config.pop3.listen_tls);
+        listen(
+            &mut running,
+            "POP3",
+            addresses,
+            shutdown,
+            move |listener, implicit_tls, stop| {
                 let server = server.clone();
-                let stop = shutdown.subscribe();
-                running.tasks.spawn(async move {
+                async move {
                     if implicit_tls {
                         server.serve_tls(listener, stop).await
                     } else {
                         server.serve_plain(listener, stop).await
                     }
-                });
-                tracing::info!(%address, implicit_tls, "POP3 listening");
-            }
-        }
+                }
+            },
+        )
+        .await?;
+    }
+    if config.submission.enabled {
+        let submission = &config.submission;
+        let smarthost = match &submission.smarthost {
+            Some(smarthost) => Some(smarthost_client(config, smarthost).await?),
+            None => None,
+        };
+        let local_domains = if submission.local_domains.is_empty() {
+            vec![config.hostname.clone()]
+        } else {
+            submission.local_domains.clone()
+        };
+        let router = Arc::new(StoreRouter::new(
+            prepared.store.clone(),
+            prepared.users.clone(),
+            local_domains,
+            smarthost,
+            submission.require_own_sender,
+            config.hostname.clone(),
+        ));
+        let mut session = smtp_submit::server::Options {
+            allow_plaintext_auth: config.allow_plaintext_auth,
+            hostname: config.hostname.clone(),
+            idle_timeout: Duration::from_secs(submission.timeout_secs),
+            max_recipients: submission.max_recipients,
+            ..smtp_submit::server::Options::default()
+        };
+        session.limits.max_message_size = submission.max_message_size;
+        session.limits.max_line_length = submission.max_line_length;
+        let spool_directory = config.data_dir.join("spool");
+        std::fs::create_dir_all(&spool_directory).map_err(|source| StartError::DataDir {
+            path: spool_directory.clone(),
+            source,
+        })?;
+        let server = SubmissionServer::new(
+            prepared.users.clone(),
+            router,
+            prepared.login_throttle.clone(),
+            Some(prepared.tls.clone()),
+            SubmissionServerConfig {
+                session,
+                listener: listener_options,
+                spool_directory,
+                ..SubmissionServerConfig::default()
+            },
+        );
+        let addresses = (&submission.listen, &submission.listen_tls);
+        listen(
+            &mut running,
+            "submission",
+            addresses,
+            shutdown,
+            move |listener, implicit_tls, stop| {
+                let server = server.clone();
+                async move {
+                    if implicit_tls {
+                        server.serve_tls(listener, stop).await
+                    } else {
+                        server.serve_plain(listener, stop).await
+                    }
+                }
+            },
+        )
+        .await?;
     }
     Ok(running)
+}
+
+/// Binds a protocol's plain and implicit-TLS listeners and runs `serve` on each.
+async fn listen<F, Fut>(
+    running: &mut Running,
+    protocol: &'static str,
+    (plain, implicit): (&Vec<SocketAddr>, &Vec<SocketAddr>),
+    shutdown: &Shutdown,
+    serve: F,
+) -> Result<(), StartError>
+where
+    F: Fn(TcpListener, bool, tokio::sync::watch::Receiver<bool>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    for (addresses, implicit_tls) in [(plain, false), (implicit, true)] {
+        for &address in addresses {
+            let listener = bind(address).await?;
+            let address = listener
+                .local_addr()
+                .map_err(|source| StartError::Bind { address, source })?;
+            running.listening.push(Listening {
+                protocol,
+                address,
+                implicit_tls,
+            });
+            running
+                .tasks
+                .spawn(serve(listener, implicit_tls, shutdown.subscribe()));
+            tracing::info!(%address, implicit_tls, "{protocol} listening");
+        }
+    }
+    Ok(())
+}
+
+/// The smarthost's client settings, from the configuration.
+async fn smarthost_client(
+    config: &Config,
+    smarthost: &SmarthostConfig,
+) -> Result<Smarthost, StartError> {
+    use smtp_submit::tokio::{ClientConfig, Security};
+    let security = match smarthost.security {
+        SmarthostSecurity::Starttls => Security::StartTls,
+        SmarthostSecurity::ImplicitTls => Security::ImplicitTls,
+        SmarthostSecurity::Plain => Security::Plain,
+    };
+    let tls = match security {
+        Security::Plain => None,
+        _ => Some(remote::client_tls(smarthost.ca_file.as_deref()).map_err(StartError::Smarthost)?),
+    };
+    let credentials = match (&smarthost.username, &smarthost.password_file) {
+        (Some(user), Some(file)) => Some((
+            user.clone(),
+            remote::read_password(Some(file), false).map_err(StartError::Smarthost)?,
+        )),
+        (None, None) => None,
+        _ => {
+            return Err(StartError::Smarthost(
+                "username and password_file go together".into(),
+            ))
+        }
+    };
+    let helo_name = smtp_submit::types::Domain::name(&config.hostname)
+        .map_err(|error| StartError::Smarthost(format!("hostname as EHLO name: {error}")))?;
+    Ok(Smarthost {
+        client: ClientConfig {
+            address: remote::resolve(&smarthost.address)
+                .await
+                .map_err(StartError::Smarthost)?,
+            server_name: smarthost
+                .server_name
+                .clone()
+                .unwrap_or_else(|| remote::host_of(&smarthost.address)),
+            security,
+            tls,
+            helo_name,
+            options: smtp_submit::client::ClientOptions::default(),
+            connect_timeout: Duration::from_secs(30),
+        },
+        credentials,
+    })
 }
 
 /// What mail clients need to know (what autoconfiguration would tell them).

@@ -8,246 +8,21 @@
 //! when `CI=true` a missing client fails the test.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus, Output, Stdio};
+use std::time::Instant;
 
-use mailstore::{AccountName, MailStore, MailboxName, MaildirStore};
+mod support;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_mail-server");
-const ACCOUNT: &str = "alice";
-const PASSWORD: &str = "correct horse battery staple";
+use support::{helper, require, Server, ACCOUNT, PASSWORD};
+
+const POP3_SECTION: &str = "[pop3]\n\
+                            enabled = true\n\
+                            listen = [\"127.0.0.1:0\"]\n\
+                            listen_tls = [\"127.0.0.1:0\"]\n";
 /// The server reads messages from the store in chunks of this size; the big test message
 /// puts dot lines and line ends exactly on the chunk boundaries.
 const CHUNK: usize = 64 * 1024;
-
-// ----- the clients -----
-
-/// Whether `tool` can be run. A missing tool skips the test with a note, except in CI.
-fn require(tool: &str) -> bool {
-    let found = Command::new(tool)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{tool} is required for this test in CI but was not found");
-        }
-        eprintln!("note: {tool} not found; skipping this POP3 interoperability test");
-    }
-    found
-}
-
-fn helper(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/pop3")
-        .join(name)
-}
-
-// ----- the server -----
-
-/// A running `mail-server` with POP3 on free loopback ports; killed when dropped, so also
-/// when a test panics.
-struct Server {
-    dir: tempfile::TempDir,
-    config: PathBuf,
-    child: Option<Child>,
-    /// The plain port (STLS offered).
-    plain: u16,
-    /// The implicit-TLS port (pop3s).
-    tls: u16,
-    runs: AtomicU32,
-}
-
-impl Server {
-    /// A data folder with the account `alice`; the server is not started yet.
-    fn new() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("mail-server.toml");
-        let data = dir.path().join("data");
-        std::fs::write(
-            &config,
-            format!(
-                "data_dir = {:?}\n\
-                 allow_plaintext_auth = false\n\
-                 [limits]\n\
-                 failed_login_initial_delay_ms = 100\n\
-                 [pop3]\n\
-                 enabled = true\n\
-                 listen = [\"127.0.0.1:0\"]\n\
-                 listen_tls = [\"127.0.0.1:0\"]\n",
-                data.display().to_string()
-            ),
-        )
-        .unwrap();
-        let server = Server {
-            dir,
-            config,
-            child: None,
-            plain: 0,
-            tls: 0,
-            runs: AtomicU32::new(0),
-        };
-        server.admin(
-            &["user", "add", ACCOUNT, "--password-stdin"],
-            Some(PASSWORD),
-        );
-        server
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn certificate(&self) -> PathBuf {
-        self.data().join("tls/cert.pem")
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
-    }
-
-    /// A fresh directory under the test's temporary folder.
-    fn scratch(&self, what: &str) -> PathBuf {
-        let run = self.runs.fetch_add(1, Ordering::Relaxed);
-        let path = self.dir.path().join(format!("{what}-{run}"));
-        std::fs::create_dir(&path).unwrap();
-        path
-    }
-
-    /// Runs `mail-server --config FILE ARGS` (the `user` commands) and returns its stdout.
-    fn admin(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let mut child = Command::new(BINARY)
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let input = child.stdin.take().unwrap();
-        if let Some(text) = stdin {
-            std::io::Write::write_all(&mut &input, format!("{text}\n").as_bytes()).unwrap();
-        }
-        drop(input);
-        let output = child.wait_with_output().unwrap();
-        assert!(
-            output.status.success(),
-            "mail-server {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-
-    /// Starts the server and reads its ports from the settings it prints.
-    fn start(&mut self) {
-        assert!(self.child.is_none(), "already running");
-        let log = File::options()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("server.log"))
-            .unwrap();
-        let mut child = Command::new(BINARY)
-            .arg("--config")
-            .arg(&self.config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        self.child = Some(child);
-        // Read stdout on a thread that drains it to the end, so the server never blocks on
-        // (or dies of) a full or closed pipe, and a silent server cannot hang the test.
-        let (sender, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let _ = sender.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let (mut plain, mut tls) = (None, None);
-        loop {
-            let line = lines
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .unwrap_or_else(|_| {
-                    panic!(
-                        "mail-server did not print its settings; its log:\n{}",
-                        self.log()
-                    )
-                });
-            if let Some(rest) = line.strip_prefix("POP3: ") {
-                let (address, security) = rest.split_once(' ').unwrap();
-                let port = address.parse::<SocketAddr>().unwrap().port();
-                match security {
-                    "(STLS)" => plain = Some(port),
-                    "(SSL/TLS)" => tls = Some(port),
-                    other => panic!("unexpected POP3 listener {other}: {line}"),
-                }
-            }
-            if line.starts_with("certificate:") {
-                break;
-            }
-        }
-        self.plain = plain.expect("no STLS listener printed");
-        self.tls = tls.expect("no SSL/TLS listener printed");
-    }
-
-    /// Kills the server (SIGKILL: nothing gets a chance to tidy up) and waits for it.
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn account() -> AccountName {
-        AccountName::try_from(ACCOUNT).unwrap()
-    }
-
-    /// Delivers a message to alice's INBOX the way a local delivery agent would: from
-    /// another process, straight into the Maildir.
-    fn deliver(&self, message: &[u8]) {
-        let store = MaildirStore::open(self.data().join("maildir")).unwrap();
-        store.deliver(&Self::account(), &mut &message[..]).unwrap();
-    }
-
-    /// Alice's INBOX as the store sees it now, in UID order (a fresh store each time, so
-    /// nothing is cached).
-    fn stored(&self) -> Vec<Vec<u8>> {
-        let store = MaildirStore::open(self.data().join("maildir")).unwrap();
-        let snapshot = store
-            .snapshot(&Self::account(), &MailboxName::inbox())
-            .unwrap();
-        snapshot
-            .messages
-            .iter()
-            .map(|meta| {
-                let mut content = store
-                    .open_message(&Self::account(), &MailboxName::inbox(), meta.uid)
-                    .unwrap();
-                let mut bytes = Vec::new();
-                content.reader.read_to_end(&mut bytes).unwrap();
-                bytes
-            })
-            .collect()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 // ----- the messages -----
 
@@ -495,11 +270,11 @@ enum Mode {
 fn poplib(server: &Server, mode: Mode, actions: &[&str]) -> Vec<Reply> {
     let out = server.scratch("poplib");
     let (mode, port) = match mode {
-        Mode::Plain => ("plain", server.plain),
-        Mode::Pop3s => ("ssl", server.tls),
+        Mode::Plain => ("plain", server.port("POP3", false)),
+        Mode::Pop3s => ("ssl", server.port("POP3", true)),
     };
     let output = Command::new("python3")
-        .arg(helper("poplib_client.py"))
+        .arg(helper("pop3", "poplib_client.py"))
         .args(["--port", &port.to_string(), "--mode", mode])
         .arg("--cafile")
         .arg(server.certificate())
@@ -560,7 +335,7 @@ fn python_poplib_over_stls_and_pop3s() {
         return;
     }
     let started = Instant::now();
-    let mut server = Server::new();
+    let mut server = Server::new(POP3_SECTION);
     let messages = vec![dotted_message(), lone_dot_at_end_message(), big_message()];
     for message in &messages {
         server.deliver(message);
@@ -862,7 +637,7 @@ fn python_poplib_octet_counts_match_list_for_maildir_files_of_other_programs() {
     if !require("python3") {
         return;
     }
-    let mut server = Server::new();
+    let mut server = Server::new(POP3_SECTION);
     let maildir = server.data().join("maildir").join(ACCOUNT);
     for sub in ["cur", "new", "tmp"] {
         std::fs::create_dir_all(maildir.join(sub)).unwrap();
@@ -973,7 +748,7 @@ fn curl_retrieves_over_stls_and_lists_over_pop3s() {
         return;
     }
     let started = Instant::now();
-    let mut server = Server::new();
+    let mut server = Server::new(POP3_SECTION);
     let messages = vec![dotted_message(), lone_dot_at_end_message(), big_message()];
     for message in &messages {
         server.deliver(message);
@@ -983,13 +758,13 @@ fn curl_retrieves_over_stls_and_lists_over_pop3s() {
     // STLS required; curl un-stuffs the dots and writes the message as it came.
     for (index, message) in messages.iter().enumerate() {
         let number = index + 1;
-        let url = format!("pop3://127.0.0.1:{}/{number}", server.plain);
+        let url = format!("pop3://127.0.0.1:{}/{number}", server.port("POP3", false));
         let body = curl_ok(&server, &["--ssl-reqd", &url]);
         assert_bytes_eq(&body, message, &format!("curl {url}"));
     }
 
     // Implicit TLS: the URL without a message number LISTs.
-    let url = format!("pop3s://127.0.0.1:{}/", server.tls);
+    let url = format!("pop3s://127.0.0.1:{}/", server.port("POP3", true));
     let listing = curl_ok(&server, &[&url]);
     let expected: String = messages
         .iter()
@@ -1016,7 +791,7 @@ fn curl_retrieves_over_stls_and_lists_over_pop3s() {
     // Without --ssl-reqd curl stays in plaintext; with allow_plaintext_auth = false the
     // server offers no way to send a password (no USER, no SASL in CAPA) and refuses USER,
     // so curl cannot log in: CURLE_LOGIN_DENIED (67).
-    let url = format!("pop3://127.0.0.1:{}/1", server.plain);
+    let url = format!("pop3://127.0.0.1:{}/1", server.port("POP3", false));
     let refused = curl(&server, &["--verbose", &url]);
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(
@@ -1061,10 +836,10 @@ fn fetchmail(server: &Server, home: &Path, out: &Path, keep: bool) -> (ExitStatu
          \x20   sslcertck sslcertfile \"{cert}\" sslcommonname \"localhost\"\n\
          \x20   {keep} no rewrite\n\
          \x20   mda \"/bin/sh {mda} {out}\"\n",
-        port = server.plain,
+        port = server.port("POP3", false),
         cert = server.certificate().display(),
         keep = if keep { "keep" } else { "no keep" },
-        mda = helper("save_message.sh").display(),
+        mda = helper("pop3", "save_message.sh").display(),
         out = out.display(),
     )
     .unwrap();
@@ -1159,7 +934,7 @@ fn fetchmail_keeps_with_uidl_memory_then_deletes() {
         return;
     }
     let started = Instant::now();
-    let mut server = Server::new();
+    let mut server = Server::new(POP3_SECTION);
     let mut messages = vec![dotted_message(), lone_dot_at_end_message(), big_message()];
     for message in &messages {
         server.deliver(message);

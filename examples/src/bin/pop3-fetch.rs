@@ -9,10 +9,10 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use mail_examples::remote;
 use mail_session::sasl::Secret;
 use pop3_proto::client::ClientOptions;
 use pop3_proto::tokio::{poll_once, ClientConfig, DirectorySink, PollConfig, Security, UidlMemory};
@@ -69,48 +69,6 @@ struct Arguments {
     every: Option<u64>,
 }
 
-fn password(arguments: &Arguments) -> Result<String, String> {
-    let text = if let Some(path) = &arguments.password_file {
-        std::fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))?
-    } else if arguments.password_stdin {
-        let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
-            .map_err(|error| format!("reading the password: {error}"))?;
-        line
-    } else {
-        return Err("give --password-file or --password-stdin".into());
-    };
-    let password = text.lines().next().unwrap_or("").to_string();
-    if password.is_empty() {
-        return Err("empty password".into());
-    }
-    Ok(password)
-}
-
-fn tls_config(arguments: &Arguments) -> Result<Arc<rustls::ClientConfig>, String> {
-    if let Some(path) = &arguments.ca_file {
-        return mail_session::tls::client_config_trusting(path).map_err(|error| error.to_string());
-    }
-    let mut roots = rustls::RootCertStore::empty();
-    let found = rustls_native_certs::load_native_certs();
-    for certificate in found.certs {
-        let _ = roots.add(certificate);
-    }
-    if roots.is_empty() {
-        return Err("no trusted certificates found in the system store; give --ca-file".into());
-    }
-    mail_session::tls::client_config(roots).map_err(|error| error.to_string())
-}
-
-async fn resolve(server: &str) -> Result<std::net::SocketAddr, String> {
-    tokio::net::lookup_host(server)
-        .await
-        .map_err(|error| format!("{server}: {error}"))?
-        .next()
-        .ok_or_else(|| format!("{server}: no address"))
-}
-
 async fn run(arguments: Arguments) -> Result<(), String> {
     let security = match arguments.security {
         SecurityArg::Implicit => Security::ImplicitTls,
@@ -119,16 +77,12 @@ async fn run(arguments: Arguments) -> Result<(), String> {
     };
     let tls = match security {
         Security::Plain => None,
-        _ => Some(tls_config(&arguments)?),
+        _ => Some(remote::client_tls(arguments.ca_file.as_deref())?),
     };
-    let host = arguments
-        .server
-        .rsplit_once(':')
-        .map(|(host, _)| host.trim_matches(['[', ']']).to_string())
-        .unwrap_or_else(|| arguments.server.clone());
+    let host = remote::host_of(&arguments.server);
     let config = PollConfig {
         client: ClientConfig {
-            address: resolve(&arguments.server).await?,
+            address: remote::resolve(&arguments.server).await?,
             server_name: arguments.server_name.clone().unwrap_or(host),
             security,
             tls,
@@ -136,7 +90,10 @@ async fn run(arguments: Arguments) -> Result<(), String> {
             connect_timeout: Duration::from_secs(30),
         },
         username: arguments.user.clone(),
-        password: Secret::new(password(&arguments)?),
+        password: Secret::new(remote::read_password(
+            arguments.password_file.as_deref(),
+            arguments.password_stdin,
+        )?),
         delete: arguments.delete,
     };
     let mut sink = DirectorySink::new(&arguments.out_dir).map_err(|error| error.to_string())?;
