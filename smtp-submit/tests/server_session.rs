@@ -287,7 +287,10 @@ fn bad_content_is_refused_after_its_end() {
              DATA\r\n{body}.\r\nNOOP\r\n"
         );
         let mut app = App::default();
-        let mut session = ServerSession::new(plaintext_options());
+        let mut session = ServerSession::new(Options {
+            accept_undeclared_eight_bit: false,
+            ..plaintext_options()
+        });
         let (output, _) = run(&mut session, &mut app, input.as_bytes(), 5);
         assert!(output.contains(expected), "{output}");
         assert!(

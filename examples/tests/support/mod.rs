@@ -225,16 +225,20 @@ impl Server {
     /// Alice's INBOX as the store sees it now, in UID order (a fresh store each time, so
     /// nothing is cached).
     pub fn stored(&self) -> Vec<Vec<u8>> {
+        self.stored_in(ACCOUNT)
+    }
+
+    /// An account's INBOX as the store sees it now, in UID order.
+    pub fn stored_in(&self, account: &str) -> Vec<Vec<u8>> {
+        let account = AccountName::try_from(account).unwrap();
         let store = MaildirStore::open(self.data().join("maildir")).unwrap();
-        let snapshot = store
-            .snapshot(&Self::account(), &MailboxName::inbox())
-            .unwrap();
+        let snapshot = store.snapshot(&account, &MailboxName::inbox()).unwrap();
         snapshot
             .messages
             .iter()
             .map(|meta| {
                 let mut content = store
-                    .open_message(&Self::account(), &MailboxName::inbox(), meta.uid)
+                    .open_message(&account, &MailboxName::inbox(), meta.uid)
                     .unwrap();
                 let mut bytes = Vec::new();
                 content.reader.read_to_end(&mut bytes).unwrap();
