@@ -1,0 +1,86 @@
+//! The submission server session fed arbitrary client bytes in arbitrary pieces, its events
+//! answered by a small application: no panic, bounded output, and every delivered message
+//! passed through MessageStart and stayed within the size limit.
+#![no_main]
+
+use std::time::{Duration, Instant};
+
+use libfuzzer_sys::fuzz_target;
+use mail_session::{Limits, Progress, Session};
+use smtp_submit::server::{Event, Options, ServerSession, TlsMode};
+use smtp_submit::types::Reply;
+
+const LIMIT: u64 = 4096;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&control, input)) = data.split_first() else {
+        return;
+    };
+    let mut session = ServerSession::new(Options {
+        tls: if control & 1 == 0 {
+            TlsMode::StartTls
+        } else {
+            TlsMode::Implicit
+        },
+        allow_plaintext_auth: control & 2 != 0,
+        require_auth: control & 4 != 0,
+        reject_bare_line_ends: control & 8 != 0,
+        limits: Limits {
+            max_message_size: LIMIT,
+            ..Limits::smtp()
+        },
+        ..Options::default()
+    });
+    let step = usize::from(control >> 4) + 1;
+    let mut now = Instant::now();
+    let mut chunks = input.chunks(step);
+    let mut output = 0usize;
+    let mut body = None::<Vec<u8>>;
+    for _ in 0..200_000 {
+        match session.next(now) {
+            Progress::Output(bytes) => output += bytes.len(),
+            Progress::Event(Event::Authenticate { credentials }) => {
+                if credentials.username == "u" {
+                    session.accept_auth("u");
+                } else {
+                    session.reject_auth();
+                }
+            }
+            Progress::Event(Event::Mail { .. }) => session.accept_mail(),
+            Progress::Event(Event::Rcpt { to, .. }) => {
+                if to.to_string().contains('x') {
+                    session.reject_rcpt(Reply::new(550, Some((5, 1, 1)), "no"));
+                } else {
+                    session.accept_rcpt();
+                }
+            }
+            Progress::Event(Event::MessageStart { envelope }) => {
+                assert!(!envelope.recipients.is_empty());
+                body = Some(Vec::new());
+                session.start_message();
+            }
+            Progress::Event(Event::MessageData) => {
+                let kept = body.as_mut().expect("data only after MessageStart");
+                session.take_message_data(|part| kept.extend_from_slice(part));
+                assert!(kept.len() as u64 <= LIMIT);
+            }
+            Progress::Event(Event::MessageEnd { size, .. }) => {
+                let kept = body.take().expect("end only after MessageStart");
+                assert_eq!(kept.len() as u64, size);
+                session.message_accepted("ok");
+            }
+            Progress::Event(Event::MessageAborted { .. }) => body = None,
+            Progress::Event(_) => {}
+            Progress::StartTls => session.tls_established(),
+            Progress::Close => break,
+            Progress::NeedMoreInput => match chunks.next() {
+                Some(chunk) => session.enqueue_input(chunk),
+                None => {
+                    session.input_closed();
+                    now += Duration::from_secs(1);
+                }
+            },
+        }
+    }
+    assert!(output < 64 * 1024 * 1024, "output stays bounded");
+});
