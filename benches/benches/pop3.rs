@@ -15,21 +15,8 @@ use pop3_proto::types::Command;
 
 const CHUNK: usize = 64 * 1024;
 
-/// A 10 MiB message of ~76-octet CRLF lines, one in 40 starting with a dot.
 fn message() -> Vec<u8> {
-    let mut message = b"Subject: benchmark\r\nFrom: a@example.org\r\n\r\n".to_vec();
-    let mut line = 0u32;
-    while message.len() < 10 * 1024 * 1024 {
-        if line % 40 == 0 {
-            message.push(b'.');
-        }
-        message.extend_from_slice(
-            format!("{line:08} The quick brown fox jumps over the lazy dog, again and again.\r\n")
-                .as_bytes(),
-        );
-        line += 1;
-    }
-    message
+    mail_benches::ten_mib_message()
 }
 
 /// A typical client's commands: a login and a mailbox check with downloads.

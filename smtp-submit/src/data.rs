@@ -158,24 +158,23 @@ struct Scan {
     eight_bit: bool,
 }
 
-/// One branch-free pass that the compiler vectorises: a `CR` must be followed by `LF` and an
-/// `LF` preceded by `CR`; NUL and octets over 127 are noted.
+/// Three simple passes the compiler vectorises (measured faster than one fused loop): each
+/// octet compared with the one before it (a `CR` must be followed by `LF`, an `LF` preceded
+/// by `CR`), memchr for NUL, and an OR of all octets for the high bit.
 fn scan(slice: &[u8], pending_cr: bool) -> Scan {
     let Some(&first) = slice.first() else {
         return Scan::default();
     };
-    let mut mismatch = u8::from(pending_cr != (first == b'\n'));
-    let mut nul = u8::from(first == 0);
-    let mut high = first;
-    for (&before, &byte) in slice.iter().zip(&slice[1..]) {
-        mismatch |= u8::from((before == b'\r') != (byte == b'\n'));
-        nul |= u8::from(byte == 0);
-        high |= byte;
-    }
+    let mismatch = slice.iter().zip(&slice[1..]).fold(
+        u8::from(pending_cr != (first == b'\n')),
+        |mismatch, (&previous, &byte)| {
+            mismatch | (u8::from(previous == b'\r') ^ u8::from(byte == b'\n'))
+        },
+    );
     Scan {
         bare_line_end: mismatch != 0,
-        nul: nul != 0,
-        eight_bit: high >= 0x80,
+        nul: memchr::memchr(0, slice).is_some(),
+        eight_bit: slice.iter().fold(0u8, |high, &byte| high | byte) >= 0x80,
     }
 }
 

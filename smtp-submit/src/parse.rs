@@ -9,7 +9,7 @@ use mail_session::sasl::Secret;
 use nom::branch::alt;
 use nom::bytes::complete::{tag, tag_no_case, take_while, take_while1};
 use nom::character::complete::{char, digit1};
-use nom::combinator::{all_consuming, map, map_res, opt, recognize};
+use nom::combinator::{all_consuming, map, map_res, opt};
 use nom::multi::{separated_list0, separated_list1};
 use nom::sequence::{delimited, preceded, terminated};
 use nom::{IResult, Parser};
@@ -91,24 +91,57 @@ pub enum ReplyError {
     },
 }
 
+/// A short keyword upper-cased on the stack (verbs, parameter keywords and values): matching
+/// without an allocation per command. Longer words become empty, which matches nothing.
+struct Upper {
+    bytes: [u8; 16],
+    len: usize,
+}
+
+impl Upper {
+    fn of(word: &[u8]) -> Upper {
+        let mut bytes = [0u8; 16];
+        if word.len() > bytes.len() {
+            return Upper { bytes, len: 0 };
+        }
+        for (slot, byte) in bytes.iter_mut().zip(word) {
+            *slot = byte.to_ascii_uppercase();
+        }
+        Upper {
+            bytes,
+            len: word.len(),
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
 fn excerpt(line: &[u8]) -> String {
     String::from_utf8_lossy(&line[..line.len().min(100)]).into_owned()
 }
 
 // ----- paths (RFC 5321 section 4.1.2) -----
 
-/// `Atom = 1*atext`
-fn atom(input: &[u8]) -> IResult<&[u8], &[u8]> {
-    take_while1(is_atext).parse(input)
-}
-
-/// `Dot-string = Atom *("."  Atom)`
+/// `Dot-string = Atom *("."  Atom)`: one scan, then the dots checked.
 fn dot_string(input: &[u8]) -> IResult<&[u8], String> {
-    map_res(
-        recognize(separated_list1(char('.'), atom)),
-        |bytes: &[u8]| std::str::from_utf8(bytes).map(str::to_string),
-    )
-    .parse(input)
+    let end = input
+        .iter()
+        .position(|&byte| !(is_atext(byte) || byte == b'.'))
+        .unwrap_or(input.len());
+    let text = &input[..end];
+    let well_formed = !text.is_empty()
+        && text.first() != Some(&b'.')
+        && text.last() != Some(&b'.')
+        && memchr::memmem::find(text, b"..").is_none();
+    match std::str::from_utf8(text) {
+        Ok(text) if well_formed => Ok((&input[end..], text.to_string())),
+        _ => Err(nom::Err::Error(nom::error::Error::new(
+            input,
+            nom::error::ErrorKind::Verify,
+        ))),
+    }
 }
 
 /// `Quoted-string = DQUOTE *QcontentSMTP DQUOTE`, returned without quotes and escapes.
@@ -148,7 +181,7 @@ fn local_part(input: &[u8]) -> IResult<&[u8], LocalPart> {
         if text.len() > LocalPart::MAX_LENGTH {
             return Err(());
         }
-        LocalPart::try_from(text.as_str()).map_err(|_| ())
+        LocalPart::from_text(text).map_err(|_| ())
     })
     .parse(input)
 }
@@ -299,13 +332,13 @@ fn mail_parameters(params: Vec<EsmtpParam<'_>>) -> Result<MailParameters, Comman
             verb: "MAIL",
             parameter: excerpt(&keyword[..keyword.len().min(64)]),
         };
-        let upper = keyword.to_ascii_uppercase();
+        let upper = Upper::of(keyword);
         match (upper.as_slice(), value) {
             (b"SIZE", Some(value)) if parameters.size.is_none() => {
                 parameters.size = Some(number(value).ok_or_else(refuse)?);
             }
             (b"BODY", Some(value)) if parameters.body.is_none() => {
-                parameters.body = Some(match value.to_ascii_uppercase().as_slice() {
+                parameters.body = Some(match Upper::of(value).as_slice() {
                     b"7BIT" => BodyType::SevenBit,
                     b"8BITMIME" => BodyType::EightBitMime,
                     b"BINARYMIME" => BodyType::BinaryMime,
@@ -314,7 +347,7 @@ fn mail_parameters(params: Vec<EsmtpParam<'_>>) -> Result<MailParameters, Comman
             }
             (b"SMTPUTF8", None) if !parameters.smtputf8 => parameters.smtputf8 = true,
             (b"RET", Some(value)) if parameters.ret.is_none() => {
-                parameters.ret = Some(match value.to_ascii_uppercase().as_slice() {
+                parameters.ret = Some(match Upper::of(value).as_slice() {
                     b"FULL" => DsnReturn::Full,
                     b"HDRS" => DsnReturn::Headers,
                     _ => return Err(refuse()),
@@ -345,7 +378,7 @@ fn rcpt_parameters(params: Vec<EsmtpParam<'_>>) -> Result<RcptParameters, Comman
             verb: "RCPT",
             parameter: excerpt(&keyword[..keyword.len().min(64)]),
         };
-        let upper = keyword.to_ascii_uppercase();
+        let upper = Upper::of(keyword);
         match (upper.as_slice(), value) {
             (b"NOTIFY", Some(value)) if parameters.notify.is_none() => {
                 let text = ascii(value).ok_or_else(refuse)?.to_ascii_uppercase();
@@ -411,10 +444,14 @@ fn text_argument(rest: &[u8]) -> Option<String> {
 pub fn command(line: &[u8]) -> Result<Command, CommandError> {
     let verb_end = memchr::memchr(b' ', line).unwrap_or(line.len());
     let (verb, rest) = line.split_at(verb_end);
-    let verb = verb.to_ascii_uppercase();
+    let verb = Upper::of(verb);
     match verb.as_slice() {
         b"EHLO" | b"HELO" => {
-            let name = if verb == b"EHLO" { "EHLO" } else { "HELO" };
+            let name = if verb.as_slice() == b"EHLO" {
+                "EHLO"
+            } else {
+                "HELO"
+            };
             let parsed = all_consuming(delimited(spaces, domain, take_while(|byte| byte == b' ')))
                 .parse(rest)
                 .map(|(_, domain)| domain)

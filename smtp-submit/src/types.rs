@@ -58,10 +58,14 @@ impl LocalPart {
     }
 }
 
-impl TryFrom<&str> for LocalPart {
-    type Error = InvalidValue;
+impl LocalPart {
+    /// Takes an owned text, with the checks of [`LocalPart::try_from`].
+    pub fn from_text(text: String) -> Result<LocalPart, InvalidValue> {
+        Self::check(&text)?;
+        Ok(LocalPart(text))
+    }
 
-    fn try_from(text: &str) -> Result<Self, InvalidValue> {
+    fn check(text: &str) -> Result<(), InvalidValue> {
         if text.len() > 1000 {
             return Err(invalid("Local-part", "longer than a command line"));
         }
@@ -69,6 +73,15 @@ impl TryFrom<&str> for LocalPart {
         if text.bytes().any(|byte| byte < b' ' || byte == 0x7f) {
             return Err(invalid("Local-part", "control character"));
         }
+        Ok(())
+    }
+}
+
+impl TryFrom<&str> for LocalPart {
+    type Error = InvalidValue;
+
+    fn try_from(text: &str) -> Result<Self, InvalidValue> {
+        Self::check(text)?;
         Ok(LocalPart(text.to_string()))
     }
 }
