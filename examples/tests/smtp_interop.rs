@@ -346,6 +346,47 @@ fn curl_submits_with_ssl_reqd_and_over_smtps() {
 }
 
 #[test]
+fn smtp_send_streams_a_file_over_both_tls_modes() {
+    let server = server();
+    let scratch = server.scratch("smtp-send");
+    let password = write_file(&scratch, "password", format!("{PASSWORD}\n").as_bytes());
+    for (security, implicit) in [("starttls", false), ("implicit", true)] {
+        // Bare LF line ends in the file: smtp-send sends CR LF.
+        let sent = message(&format!("smtp-send {security}"));
+        let stored_form = sent.clone();
+        let file_form: Vec<u8> = String::from_utf8(sent)
+            .unwrap()
+            .replace("\r\n", "\n")
+            .into_bytes();
+        let file = write_file(&scratch, &format!("{security}.eml"), &file_form);
+        let output = Command::new(env!("CARGO_BIN_EXE_smtp-send"))
+            .args([
+                "--server",
+                &format!("127.0.0.1:{}", server.port("submission", implicit)),
+            ])
+            .args(["--server-name", "localhost", "--security", security])
+            .arg("--ca-file")
+            .arg(server.certificate())
+            .args(["--user", "alice", "--password-file"])
+            .arg(&password)
+            .args(["--from", "alice@localhost", "--to", "bob@example.org"])
+            .args(["--to", "nobody@example.org", "--helo", "client.example"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let report = text(&output);
+        assert!(output.status.success(), "{report}");
+        assert!(report.contains("250 2.0.0 "), "{report}");
+        assert!(
+            report.contains("refused <nobody@example.org>: 550 5.1.1"),
+            "{report}"
+        );
+        let stored = server.stored_in("bob");
+        assert_delivered(stored.last().unwrap(), &stored_form, "ESMTPSA");
+    }
+}
+
+#[test]
 fn bad_input_gets_the_right_codes_and_delivers_nothing_half() {
     if !require("python3") {
         return;

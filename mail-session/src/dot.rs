@@ -30,6 +30,7 @@ pub struct DotStuffer {
     at_line_start: bool,
     last_was_cr: bool,
     crlf_input: bool,
+    stuff_dots: bool,
 }
 
 impl Default for DotStuffer {
@@ -45,6 +46,26 @@ impl DotStuffer {
             at_line_start: true,
             last_was_cr: false,
             crlf_input: false,
+            stuff_dots: true,
+        }
+    }
+
+    /// Only the line-end half: bare `LF` becomes `CR LF`, dots stay as they are, and
+    /// [`DotStuffer::finish`] ends an unterminated last line without adding the `.` line. For
+    /// bodies sent with a length instead of an end marker (SMTP BDAT, RFC 3030).
+    ///
+    /// ```
+    /// use mail_session::dot::DotStuffer;
+    /// let mut normalizer = DotStuffer::line_ends_only();
+    /// let mut out = Vec::new();
+    /// normalizer.encode(b".a\nb", &mut out);
+    /// normalizer.finish(&mut out);
+    /// assert_eq!(out, b".a\r\nb\r\n");
+    /// ```
+    pub fn line_ends_only() -> Self {
+        DotStuffer {
+            stuff_dots: false,
+            ..DotStuffer::new()
         }
     }
 
@@ -69,7 +90,7 @@ impl DotStuffer {
             return;
         }
         out.reserve(input.len() + 16);
-        if self.at_line_start && input[0] == b'.' {
+        if self.stuff_dots && self.at_line_start && input[0] == b'.' {
             out.push(b'.');
         }
         // One pass over the line feeds (memchr_iter keeps its SIMD state between hits); bytes
@@ -80,7 +101,7 @@ impl DotStuffer {
                 None => self.last_was_cr,
                 Some(before) => input[before] == b'\r',
             };
-            let dot_follows = input.get(newline + 1) == Some(&b'.');
+            let dot_follows = self.stuff_dots && input.get(newline + 1) == Some(&b'.');
             if after_cr && !dot_follows {
                 continue;
             }
@@ -120,9 +141,12 @@ impl DotStuffer {
         if !self.at_line_start {
             out.extend_from_slice(b"\r\n");
         }
-        out.extend_from_slice(b".\r\n");
+        if self.stuff_dots {
+            out.extend_from_slice(b".\r\n");
+        }
         *self = DotStuffer {
             crlf_input: self.crlf_input,
+            stuff_dots: self.stuff_dots,
             ..DotStuffer::new()
         };
     }

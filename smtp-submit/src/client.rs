@@ -127,6 +127,7 @@ pub struct ClientSession {
     expected: VecDeque<Expect>,
     sasl: Option<ClientExchange>,
     stuffer: DotStuffer,
+    bdat_line_ends: DotStuffer,
     deadline: Option<Instant>,
     start_tls: bool,
     closing: bool,
@@ -149,6 +150,7 @@ impl ClientSession {
             expected,
             sasl: None,
             stuffer: DotStuffer::new(),
+            bdat_line_ends: DotStuffer::line_ends_only(),
             deadline: None,
             start_tls: false,
             closing: false,
@@ -223,8 +225,21 @@ impl ClientSession {
         self.expected.push_back(Expect::DataEnd);
     }
 
-    /// Sends one BDAT chunk (RFC 3030): the command and the octets as they are.
+    /// Sends one BDAT chunk (RFC 3030) of a text message, as stored (any line ends): bare
+    /// line ends are made CR LF as for DATA (the chunk's size counts them), and the last chunk
+    /// ends its last line. No dot-stuffing: BDAT has no end marker.
     pub fn bdat_chunk(&mut self, chunk: &[u8], last: bool) {
+        let mut normalized = Vec::with_capacity(chunk.len() + 64);
+        self.bdat_line_ends.encode(chunk, &mut normalized);
+        if last {
+            self.bdat_line_ends.finish(&mut normalized);
+        }
+        self.bdat_binary_chunk(&normalized, last);
+    }
+
+    /// Sends one BDAT chunk exactly as given (`BODY=BINARYMIME`, or a message known to be
+    /// CR LF throughout).
+    pub fn bdat_binary_chunk(&mut self, chunk: &[u8], last: bool) {
         self.send(Command::Bdat {
             size: chunk.len() as u64,
             last,

@@ -165,8 +165,9 @@ fn client_and_server_agree() {
         to: ForwardPath::Mailbox(mailbox("bob@example.org")),
         parameters: RcptParameters::default(),
     });
-    pair.client.bdat_chunk(b"Subject: b\r\n\r\n.\r\n", false);
-    pair.client.bdat_chunk(b"end\r\n", true);
+    // Stored with bare LF and no final line end: BDAT carries it as CR LF text.
+    pair.client.bdat_chunk(b"Subject: b\n\n.\r", false);
+    pair.client.bdat_chunk(b"\nend", true);
     assert_eq!(
         [
             pair.reply_code(),

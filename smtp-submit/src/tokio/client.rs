@@ -333,7 +333,8 @@ impl Client {
             return Err(ClientError::NoRecipients(refused_recipients));
         }
         let reply = if chunking {
-            self.send_chunks(message).await?
+            let binary = envelope.parameters.body == Some(BodyType::BinaryMime);
+            self.send_chunks(message, binary).await?
         } else {
             if !pipelining {
                 self.session.send(Command::Data);
@@ -377,6 +378,7 @@ impl Client {
     async fn send_chunks(
         &mut self,
         message: &mut (impl AsyncRead + Unpin),
+        binary: bool,
     ) -> Result<Reply, ClientError> {
         let mut current = vec![0u8; CHUNK];
         let mut filled = fill(message, &mut current).await?;
@@ -388,7 +390,11 @@ impl Client {
                 0
             };
             let last = next_filled == 0;
-            self.session.bdat_chunk(&current[..filled], last);
+            if binary {
+                self.session.bdat_binary_chunk(&current[..filled], last);
+            } else {
+                self.session.bdat_chunk(&current[..filled], last);
+            }
             let (_, reply) = self.reply().await?;
             if last || !reply.code.is_positive() {
                 return Ok(reply);
