@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
+use crate::TlsMode;
 use crate::{Progress, Session};
 
 /// Answers a session's events. Implemented by each protocol's service layer (for example the
@@ -158,6 +159,45 @@ impl StartTls<Transport> for TlsUpgrade {
                 connector.connect(server_name.clone(), tcp).await?,
             ))),
         }
+    }
+}
+
+/// Starts a server connection: with `implicit_tls` the TLS handshake (bounded by
+/// `handshake_timeout`) happens here; otherwise the connection stays plain and can be upgraded
+/// later when `tls` is configured. Returns the transport, its upgrader, and the [`TlsMode`]
+/// the protocol session starts in.
+pub async fn accept_connection(
+    tls: Option<&TlsAcceptor>,
+    tcp: TcpStream,
+    implicit_tls: bool,
+    handshake_timeout: std::time::Duration,
+) -> io::Result<(Transport, TlsUpgrade, TlsMode)> {
+    match (tls, implicit_tls) {
+        (Some(acceptor), true) => {
+            let handshake = tokio::time::timeout(handshake_timeout, acceptor.accept(tcp));
+            let tls = handshake.await.map_err(|_| {
+                io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")
+            })??;
+            Ok((
+                Transport::ServerTls(Box::new(tls)),
+                TlsUpgrade::Unavailable,
+                TlsMode::Implicit,
+            ))
+        }
+        (None, true) => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "implicit TLS listener without a certificate",
+        )),
+        (Some(acceptor), false) => Ok((
+            Transport::Plain(tcp),
+            TlsUpgrade::Server(acceptor.clone()),
+            TlsMode::StartTls,
+        )),
+        (None, false) => Ok((
+            Transport::Plain(tcp),
+            TlsUpgrade::Unavailable,
+            TlsMode::Unavailable,
+        )),
     }
 }
 

@@ -48,4 +48,4 @@ pub mod tls;
 pub mod workers;
 
 pub use limits::{LimitExceeded, Limits};
-pub use session::{Progress, Session};
+pub use session::{Progress, Session, TlsMode};

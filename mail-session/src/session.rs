@@ -64,6 +64,18 @@
 
 use std::time::Instant;
 
+/// Whether and how a server connection is encrypted, as the session sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain, and no TLS can be started (tests, or a plain-only listener).
+    Unavailable,
+    /// Plain now; the protocol's upgrade command (`STLS`, `STARTTLS`) is offered (RFC 2595,
+    /// RFC 3207).
+    StartTls,
+    /// TLS from the first byte (RFC 8314).
+    Implicit,
+}
+
 /// What a session asks of its caller next. Returned by [`Session::next`].
 #[must_use = "a session makes progress only when its caller acts on each step"]
 #[derive(Debug, PartialEq, Eq)]

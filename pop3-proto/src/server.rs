@@ -32,16 +32,7 @@ use crate::encode;
 use crate::parse::{self, CommandError};
 use crate::types::{Capability, Command, MessageNumber, ResponseCode, StatusLine};
 
-/// Whether and how the connection is encrypted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsMode {
-    /// Plain, and no TLS can be started (tests, or a plain-only listener).
-    Unavailable,
-    /// Plain now; `STLS` is offered (RFC 2595).
-    StartTls,
-    /// TLS from the first byte (pop3s, RFC 8314).
-    Implicit,
-}
+pub use mail_session::TlsMode;
 
 /// How a session behaves.
 #[derive(Debug, Clone)]

@@ -35,16 +35,7 @@ use crate::types::{
     ReversePath,
 };
 
-/// Whether and how the connection is encrypted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsMode {
-    /// Plain, and no TLS can be started (tests, or a plain-only listener).
-    Unavailable,
-    /// Plain now; `STARTTLS` is offered (RFC 3207).
-    StartTls,
-    /// TLS from the first byte (submissions, RFC 8314).
-    Implicit,
-}
+pub use mail_session::TlsMode;
 
 /// How a session behaves.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mail_session::driver::{drive, Handler, TlsUpgrade, Transport};
+use mail_session::driver::{accept_connection, drive, Handler};
 use mail_session::listener::{serve, ListenerOptions, LoginThrottle};
 use mail_session::workers::WorkerPool;
 use mailstore::{
@@ -18,7 +18,6 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::server::{
     Event, LoginRejection, MaildropEntry, MessageProgress, MessageShape, Options, ServerSession,
-    TlsMode,
 };
 use crate::types::ResponseCode;
 
@@ -133,31 +132,14 @@ impl Pop3Server {
         shutdown: watch::Receiver<bool>,
     ) -> std::io::Result<()> {
         let mut options = self.config.session.clone();
-        let (transport, mut upgrade) = match (&self.tls, implicit_tls) {
-            (Some(acceptor), true) => {
-                let handshake =
-                    tokio::time::timeout(self.config.tls_handshake_timeout, acceptor.accept(tcp));
-                let tls = handshake.await.map_err(|_| {
-                    std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out")
-                })??;
-                options.tls = TlsMode::Implicit;
-                (Transport::ServerTls(Box::new(tls)), TlsUpgrade::Unavailable)
-            }
-            (None, true) => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::Unsupported,
-                    "implicit TLS listener without a certificate",
-                ))
-            }
-            (Some(acceptor), false) => {
-                options.tls = TlsMode::StartTls;
-                (Transport::Plain(tcp), TlsUpgrade::Server(acceptor.clone()))
-            }
-            (None, false) => {
-                options.tls = TlsMode::Unavailable;
-                (Transport::Plain(tcp), TlsUpgrade::Unavailable)
-            }
-        };
+        let (transport, mut upgrade, tls_mode) = accept_connection(
+            self.tls.as_ref(),
+            tcp,
+            implicit_tls,
+            self.config.tls_handshake_timeout,
+        )
+        .await?;
+        options.tls = tls_mode;
         let mut session = ServerSession::new(options);
         let mut handler = Pop3Connection {
             server: self.clone(),

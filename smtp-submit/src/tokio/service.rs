@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use mail_session::driver::{drive, Handler, TlsUpgrade, Transport};
+use mail_session::driver::{accept_connection, drive, Handler};
 use mail_session::listener::{serve, ListenerOptions, LoginThrottle};
 use mail_session::workers::WorkerPool;
 use mailstore::{AuthError, Directory, Protocol};
@@ -15,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
-use crate::server::{Envelope, Event, Options, ServerSession, TlsMode};
+use crate::server::{Envelope, Event, Options, ServerSession};
 use crate::types::Reply;
 
 use super::router::{RecipientRoute, Router};
@@ -139,31 +139,14 @@ impl SubmissionServer {
         shutdown: watch::Receiver<bool>,
     ) -> std::io::Result<()> {
         let mut options = self.config.session.clone();
-        let (transport, mut upgrade) = match (&self.tls, implicit_tls) {
-            (Some(acceptor), true) => {
-                let handshake =
-                    tokio::time::timeout(self.config.tls_handshake_timeout, acceptor.accept(tcp));
-                let tls = handshake.await.map_err(|_| {
-                    std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out")
-                })??;
-                options.tls = TlsMode::Implicit;
-                (Transport::ServerTls(Box::new(tls)), TlsUpgrade::Unavailable)
-            }
-            (None, true) => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::Unsupported,
-                    "implicit TLS listener without a certificate",
-                ))
-            }
-            (Some(acceptor), false) => {
-                options.tls = TlsMode::StartTls;
-                (Transport::Plain(tcp), TlsUpgrade::Server(acceptor.clone()))
-            }
-            (None, false) => {
-                options.tls = TlsMode::Unavailable;
-                (Transport::Plain(tcp), TlsUpgrade::Unavailable)
-            }
-        };
+        let (transport, mut upgrade, tls_mode) = accept_connection(
+            self.tls.as_ref(),
+            tcp,
+            implicit_tls,
+            self.config.tls_handshake_timeout,
+        )
+        .await?;
+        options.tls = tls_mode;
         let mut session = ServerSession::new(options);
         let mut handler = SubmissionConnection {
             server: self.clone(),
