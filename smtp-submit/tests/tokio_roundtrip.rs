@@ -361,3 +361,30 @@ async fn remote_mail_goes_through_the_smarthost_before_250() {
     assert!(error.is_transient());
     client.quit().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dsn_parameters_are_left_out_where_dsn_is_not_announced() {
+    let fixture = Fixture::new();
+    let instance = fixture.start(&["example.org"], None, true).await;
+    let mut client = Client::connect(&fixture.config(&instance, Security::ImplicitTls))
+        .await
+        .unwrap();
+    assert!(!client
+        .extensions()
+        .contains(&smtp_submit::types::Extension::Dsn));
+    client.login("alice", "wonderland").await.unwrap();
+    let mut with_dsn = envelope("alice@example.org", &["bob@example.org"]);
+    with_dsn.parameters.ret = Some(smtp_submit::types::DsnReturn::Headers);
+    with_dsn.parameters.envid = Some(smtp_submit::types::XText::encode(b"id 1").unwrap());
+    with_dsn.recipients[0].parameters.notify = Some(smtp_submit::types::DsnNotify {
+        failure: true,
+        ..Default::default()
+    });
+    let submitted = client
+        .send_message(&with_dsn, None, &mut &b"Subject: dsn\r\n\r\nx\r\n"[..])
+        .await
+        .unwrap();
+    assert_eq!(submitted.reply.code.get(), 250);
+    client.quit().await.unwrap();
+    assert_eq!(inbox_messages(&instance.store, "bob").len(), 1);
+}

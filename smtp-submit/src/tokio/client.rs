@@ -12,7 +12,9 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::client::{ClientOptions, ClientSession, Event};
 use crate::server::Recipient;
-use crate::types::{BodyType, Command, Domain, Extension, MailParameters, Reply, ReversePath};
+use crate::types::{
+    BodyType, Command, Domain, Extension, MailParameters, RcptParameters, Reply, ReversePath,
+};
 
 pub use mail_session::client_io::Security;
 
@@ -276,6 +278,20 @@ impl Client {
         if parameters.smtputf8 && !self.has(&Extension::SmtpUtf8) {
             return Err(ClientError::Config("the server does not accept SMTPUTF8"));
         }
+        // Parameters of extensions the server did not announce would be refused (555):
+        // DSN's are dropped (the server then uses its default notifications), AUTH= too.
+        let dsn = self.has(&Extension::Dsn);
+        if !dsn {
+            parameters.ret = None;
+            parameters.envid = None;
+        }
+        if !self
+            .extensions
+            .iter()
+            .any(|e| matches!(e, Extension::Auth(_)))
+        {
+            parameters.auth = None;
+        }
         let pipelining = self.has(&Extension::Pipelining);
         let chunking = self.has(&Extension::Chunking);
         self.session.send(Command::Mail {
@@ -292,7 +308,11 @@ impl Client {
         for recipient in &envelope.recipients {
             self.session.send(Command::Rcpt {
                 to: recipient.to.clone(),
-                parameters: recipient.parameters.clone(),
+                parameters: if dsn {
+                    recipient.parameters.clone()
+                } else {
+                    RcptParameters::default()
+                },
             });
             if !pipelining {
                 rcpt_replies.push(self.reply().await?.1);
