@@ -695,7 +695,8 @@ impl ServerSession {
         name: &str,
         initial_response: Option<mail_session::sasl::Secret>,
     ) -> Option<Event> {
-        if self.greeted.is_none() {
+        if !self.esmtp() {
+            // AUTH is an extension: only after EHLO (RFC 4954 section 4).
             self.bad_sequence("send EHLO first");
         } else if self.authenticated.is_some() {
             self.bad_sequence("already authenticated");
@@ -765,6 +766,12 @@ impl ServerSession {
             self.bad_sequence("nested MAIL command");
         } else if self.options.require_auth && self.authenticated.is_none() {
             self.error(&reply(530, (5, 7, 0), "Authentication required"));
+        } else if let Some(parameter) = self.unannounced_mail_parameter(&parameters) {
+            self.error(&reply(
+                555,
+                (5, 5, 4),
+                format!("MAIL parameter not announced here: {parameter}"),
+            ));
         } else if parameters
             .size
             .is_some_and(|size| size > self.options.limits.max_message_size)
@@ -793,6 +800,30 @@ impl ServerSession {
         None
     }
 
+    /// Whether the client said EHLO (after HELO no extension may be used, RFC 5321 4.1.1.1).
+    fn esmtp(&self) -> bool {
+        self.greeted.as_ref().is_some_and(|(_, esmtp)| *esmtp)
+    }
+
+    /// A MAIL parameter of an extension this session did not announce (RFC 5321 4.1.1.11:
+    /// 555).
+    fn unannounced_mail_parameter(&self, parameters: &MailParameters) -> Option<&'static str> {
+        let esmtp = self.esmtp();
+        let dsn = esmtp && self.options.announce_dsn;
+        let auth_announced = esmtp && self.passwords_allowed();
+        if !esmtp && (parameters.size.is_some() || parameters.body.is_some()) {
+            Some("SIZE/BODY after HELO")
+        } else if !esmtp && parameters.smtputf8 {
+            Some("SMTPUTF8 after HELO")
+        } else if !dsn && (parameters.ret.is_some() || parameters.envid.is_some()) {
+            Some("RET/ENVID (no DSN)")
+        } else if !auth_announced && parameters.auth.is_some() {
+            Some("AUTH")
+        } else {
+            None
+        }
+    }
+
     fn rcpt(&mut self, to: ForwardPath, parameters: RcptParameters) -> Option<Event> {
         let Some(transaction) = &self.transaction else {
             self.bad_sequence("need MAIL command first");
@@ -801,6 +832,14 @@ impl ServerSession {
         let smtputf8 = transaction.parameters.smtputf8;
         if transaction.bdat_started {
             self.bad_sequence("RCPT not allowed during BDAT");
+        } else if (parameters.notify.is_some() || parameters.orcpt.is_some())
+            && !(self.options.announce_dsn && self.esmtp())
+        {
+            self.error(&reply(
+                555,
+                (5, 5, 4),
+                "RCPT parameter not announced here: NOTIFY/ORCPT (no DSN)",
+            ));
         } else if transaction.recipients.len() >= self.options.max_recipients {
             self.send(&reply(452, (4, 5, 3), "Too many recipients"));
         } else if matches!(&to, ForwardPath::Mailbox(mailbox) if mailbox.needs_smtputf8())

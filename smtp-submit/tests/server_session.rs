@@ -377,3 +377,36 @@ fn a_dropped_connection_mid_data_delivers_nothing() {
     assert_eq!(app.aborted, 1);
     assert!(app.delivered.is_empty());
 }
+
+#[test]
+fn parameters_of_unannounced_extensions_are_refused() {
+    let input = format!(
+        "HELO c.example\r\n{AUTH}MAIL FROM:<alice@example.org> BODY=8BITMIME\r\n\
+         EHLO c.example\r\nMAIL FROM:<alice@example.org> RET=FULL\r\n\
+         MAIL FROM:<alice@example.org> SIZE=10\r\nRCPT TO:<bob@example.org> NOTIFY=NEVER\r\n\
+         RCPT TO:<bob@example.org>\r\n"
+    );
+    let mut app = App::default();
+    let mut session = ServerSession::new(Options {
+        require_auth: false,
+        ..plaintext_options()
+    });
+    let (output, _) = run(&mut session, &mut app, input.as_bytes(), 1000);
+    // AUTH after HELO is out of order; BODY after HELO, RET and NOTIFY without DSN: 555.
+    assert_eq!(
+        codes(&output),
+        ["220", "250", "503", "555", "250", "555", "250", "555", "250"]
+    );
+    let mut app = App::default();
+    let mut session = ServerSession::new(Options {
+        announce_dsn: true,
+        ..plaintext_options()
+    });
+    let input = format!(
+        "EHLO c.example\r\n{AUTH}MAIL FROM:<alice@example.org> RET=FULL ENVID=x\r\n\
+         RCPT TO:<bob@example.org> NOTIFY=SUCCESS ORCPT=rfc822;bob@example.org\r\n"
+    );
+    let (output, _) = run(&mut session, &mut app, input.as_bytes(), 1000);
+    assert!(output.contains("250-DSN\r\n"));
+    assert_eq!(codes(&output), ["220", "250", "235", "250", "250"]);
+}
