@@ -30,6 +30,14 @@
 //! - **DSN generation**: the DSN parameters are parsed and carried to the router (and passed
 //!   on to the smarthost); this crate queues nothing, so it never sends delivery reports.
 //!   `DSN` is announced only when the embedder says its router honours them.
+//! - **Text line length** (RFC 5321 section 4.5.3.1.6, 1000 octets) is not enforced inside
+//!   a message: section 4.5.3.1 asks receivers to avoid such limits where they can, and
+//!   Postfix does not enforce it either. Command lines are limited
+//!   ([`Limits::max_line_length`]).
+//! - **8-bit text without `BODY=8BITMIME`** is accepted by default
+//!   ([`server::Options::accept_undeclared_eight_bit`]): msmtp, curl and swaks send it, and
+//!   RFC 6152 binds the client, not the server. Turn the option off to refuse it with
+//!   `554 5.6.0`.
 //! - **Message fixing** (RFC 6409 section 8: adding `Date:`/`Message-ID:`, rewriting
 //!   addresses) is not done: the message is delivered as the client sent it, with a
 //!   `Received:` trace field in front.
