@@ -1,0 +1,147 @@
+//! Parsers for complete messages, named after the ABNF rules of RFC 3501 and RFC 9051
+//! section 9 they implement.
+//!
+//! They take one message as [`crate::framing::Framer::message`] holds it: line parts joined by
+//! literals, without the final CRLF. Every nesting of parentheses that can recurse (body
+//! structures, search keys, extension data) is bounded by a depth limit, so no input can
+//! overflow the stack. Errors say what was expected and at which octet.
+
+mod body;
+mod command;
+mod core;
+mod error;
+mod items;
+mod response;
+
+use base64::Engine as _;
+
+pub use error::{ParseError, ParseErrorKind};
+
+use crate::types::{Command, Response};
+
+/// Limits of the command parser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandOptions {
+    /// Deepest nesting of search keys (`NOT`, `OR`, parentheses); 64 by default, as
+    /// [`mail_session::Limits::imap`].
+    pub max_nesting_depth: usize,
+}
+
+impl Default for CommandOptions {
+    fn default() -> Self {
+        CommandOptions {
+            max_nesting_depth: mail_session::Limits::imap().max_nesting_depth,
+        }
+    }
+}
+
+/// How the response parser treats malformed responses that real servers send. Everything is
+/// off by default ([`ResponseOptions::strict`]); [`ResponseOptions::tolerant`] turns every
+/// workaround on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseOptions {
+    /// Deepest nesting of body structures and extension data; 64 by default.
+    pub max_nesting_depth: usize,
+    /// Accept a status response or continuation without its text: `* OK`, `A1 OK`,
+    /// `* OK [UNSEEN 3]` and a bare `+` (servers that send `+` with no space, and status
+    /// lines cut after the code; imap-codec's `quirk_missing_text`).
+    pub missing_text: bool,
+    /// Ignore spaces at the end of data lines: `* SEARCH 1 2 ` and `* CAPABILITY IMAP4rev1 `
+    /// (Microsoft Exchange and others; imap-codec's trailing-space quirks).
+    pub trailing_space: bool,
+    /// Read `NIL` as `""` where BODYSTRUCTURE requires a string, and accept an empty
+    /// parameter list `()`: Mail.ru sends `("boundary" NIL)` and `NIL` encodings
+    /// (imap-codec#291, #650).
+    pub nil_as_empty_string: bool,
+    /// Accept INTERNALDATE with a one-digit day (`"1-Jan-2020 ..."`), and keep any other
+    /// malformed one as [`crate::types::MessageDataItem::InternalDateUnparsed`] instead of
+    /// failing the whole FETCH.
+    pub lenient_dates: bool,
+    /// Read a negative size or line count in BODYSTRUCTURE (`-1`, seen from some Exchange
+    /// versions) as 0.
+    pub negative_numbers_as_zero: bool,
+}
+
+impl ResponseOptions {
+    /// The grammar as written.
+    pub const fn strict() -> Self {
+        ResponseOptions {
+            max_nesting_depth: 64,
+            missing_text: false,
+            trailing_space: false,
+            nil_as_empty_string: false,
+            lenient_dates: false,
+            negative_numbers_as_zero: false,
+        }
+    }
+
+    /// Every workaround on.
+    pub const fn tolerant() -> Self {
+        ResponseOptions {
+            max_nesting_depth: 64,
+            missing_text: true,
+            trailing_space: true,
+            nil_as_empty_string: true,
+            lenient_dates: true,
+            negative_numbers_as_zero: true,
+        }
+    }
+}
+
+impl Default for ResponseOptions {
+    fn default() -> Self {
+        ResponseOptions::strict()
+    }
+}
+
+/// Parses one command (server side), with the default [`CommandOptions`].
+///
+/// ```
+/// use imap4_proto::parse;
+/// use imap4_proto::types::CommandBody;
+/// let command = parse::command(b"a1 LOGIN alice {6}\r\nsecret").unwrap();
+/// assert_eq!(command.tag.as_str(), "a1");
+/// assert!(matches!(command.body, CommandBody::Login { .. }));
+/// ```
+pub fn command(message: &[u8]) -> Result<Command, ParseError> {
+    command_with(message, &CommandOptions::default())
+}
+
+/// Parses one command (server side).
+pub fn command_with(message: &[u8], options: &CommandOptions) -> Result<Command, ParseError> {
+    error::finish(
+        message,
+        command::command(message, options.max_nesting_depth),
+    )
+}
+
+/// Parses one response (client side).
+///
+/// ```
+/// use imap4_proto::parse::{self, ResponseOptions};
+/// use imap4_proto::types::{Data, Response};
+/// let response = parse::response(b"* 23 EXISTS", &ResponseOptions::strict()).unwrap();
+/// assert_eq!(response, Response::Data(Data::Exists(23)));
+/// ```
+pub fn response(message: &[u8], options: &ResponseOptions) -> Result<Response, ParseError> {
+    error::finish(message, response::response(message, options))
+}
+
+/// Whether a line is the `DONE` that ends IDLE (RFC 2177: `idle = "IDLE" CRLF "DONE"`).
+pub fn is_idle_done(line: &[u8]) -> bool {
+    command::idle_done(line)
+}
+
+/// A client's line during AUTHENTICATE: `Ok(None)` for `*` (cancel), else the decoded
+/// response (`authenticate = ... *(CRLF base64)`; an empty line is an empty response).
+pub fn authenticate_data(line: &[u8]) -> Result<Option<Vec<u8>>, ParseError> {
+    if line == b"*" {
+        return Ok(None);
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(line)
+        .map(Some)
+        .map_err(|_| ParseError::at(line, line, ParseErrorKind::Syntax { expected: "base64" }))
+}
+
+pub(crate) use command::is_append_message_position;
