@@ -373,6 +373,7 @@ impl Framer {
                         // Reuse the discard logic: the line has ended, so look at its tail.
                         let tail = std::mem::take(&mut self.tail);
                         let content = tail.strip_suffix(b"\r").unwrap_or(&tail);
+                        let frame = self.report_drop(error);
                         match announcement_at_end(content) {
                             Some(Ok((size, mode, _)))
                                 if !(self.role == Role::Server && mode == LiteralMode::Sync) =>
@@ -381,7 +382,7 @@ impl Framer {
                             }
                             _ => self.end_message_silently(),
                         }
-                        return (used, self.report_drop(error));
+                        return (used, frame);
                     }
                     let content = line.strip_suffix(b"\r").unwrap_or(line);
                     self.state = State::Line { scanned: 0 };

@@ -108,8 +108,8 @@ pub(crate) fn quoted(input: &[u8]) -> PResult<'_, Vec<u8>> {
         match memchr3(b'"', b'\\', b'\n', at) {
             Some(found) => {
                 let (plain, special) = at.split_at(found);
-                if plain.iter().any(|&b| b == 0 || b == b'\r') {
-                    return fail(at, "QUOTED-CHAR");
+                if let Some(bad) = plain.iter().position(|&b| b == 0 || b == b'\r') {
+                    return fail(at.get(bad..).unwrap_or_default(), "QUOTED-CHAR");
                 }
                 out.extend_from_slice(plain);
                 match special {
