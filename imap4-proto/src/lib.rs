@@ -8,7 +8,8 @@
 //!                                                         │
 //!   types (validated values) ◄──────────────────────────────┘
 //!     │
-//!     └──► (encoders: next step)
+//!     └──► encode::command / encode::response ──► fragments: data, and waits for "+"
+//!                                                  before synchronizing literals (client)
 //! ```
 //!
 //! # Streaming design
@@ -67,6 +68,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod encode;
 pub mod framing;
 pub mod parse;
 pub mod types;

@@ -363,3 +363,33 @@ proptest! {
         }
     }
 }
+
+/// The deepest structures the limit allows parse on a test thread's default stack (2 MiB),
+/// unoptimised.
+#[test]
+fn structures_at_the_depth_limit_fit_on_the_stack() {
+    let envelope = "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)";
+    let mut body = String::from("(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 1 1)");
+    for _ in 0..63 {
+        body = format!("(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 1 {envelope} {body} 1)");
+    }
+    let response = format!("* 1 FETCH (BODYSTRUCTURE {body})");
+    parse::response(response.as_bytes(), &ResponseOptions::strict()).unwrap();
+    let mut multipart = String::from("(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 1 1)");
+    for _ in 0..63 {
+        multipart = format!("({multipart} \"MIXED\")");
+    }
+    let response = format!("* 1 FETCH (BODY {multipart})");
+    parse::response(response.as_bytes(), &ResponseOptions::strict()).unwrap();
+    let extension = format!(
+        "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 1 1 NIL NIL NIL NIL {}1{})",
+        "(".repeat(62),
+        ")".repeat(62)
+    );
+    let response = format!("* 1 FETCH (BODYSTRUCTURE {extension})");
+    parse::response(response.as_bytes(), &ResponseOptions::strict()).unwrap();
+    let search = format!("a SEARCH {}ALL{}", "(".repeat(63), ")".repeat(63));
+    parse::command(search.as_bytes()).unwrap();
+    let search = format!("a SEARCH {}ALL", "NOT ".repeat(63));
+    parse::command(search.as_bytes()).unwrap();
+}

@@ -380,10 +380,11 @@ pub(crate) fn date_time(input: &[u8], lenient: bool) -> PResult<'_, DateTime> {
     }
 }
 
-/// `charset = atom / quoted`.
+/// `charset = atom / quoted`; a literal is accepted too (an astring, as RFC 9051's
+/// `SEARCH` takes it).
 pub(crate) fn charset(input: &[u8]) -> PResult<'_, IString> {
     match input.first() {
-        Some(b'"') => map(quoted, IString::from_trusted).parse(input),
+        Some(b'"' | b'{') => string(input),
         _ => map(atom_bytes, |a| IString::from_trusted(a.to_vec())).parse(input),
     }
 }
