@@ -222,17 +222,6 @@ fn disposition_tail<'a>(
     Ok((rest, Some(DispositionExtension { disposition, tail })))
 }
 
-/// A number that a tolerant client accepts when negative (read as 0).
-fn body_number<'a>(input: &'a [u8], options: &ResponseOptions) -> PResult<'a, u32> {
-    if options.negative_numbers_as_zero {
-        if let Some(rest) = input.strip_prefix(b"-") {
-            let (rest, _) = number(rest)?;
-            return Ok((rest, 0));
-        }
-    }
-    number(input)
-}
-
 /// `body = "(" (body-type-1part / body-type-mpart) ")"`, at nesting `depth`.
 pub(crate) fn body<'a>(
     input: &'a [u8],
@@ -288,7 +277,7 @@ pub(crate) fn body<'a>(
     let (rest, _) = sp(rest)?;
     let (rest, encoding) = string_or_nil(rest, options)?;
     let (rest, _) = sp(rest)?;
-    let (rest, octets) = body_number(rest, options)?;
+    let (rest, octets) = number(rest)?;
     let is_message = media_type.as_bytes().eq_ignore_ascii_case(b"MESSAGE")
         && (subtype.as_bytes().eq_ignore_ascii_case(b"RFC822")
             || subtype.as_bytes().eq_ignore_ascii_case(b"GLOBAL"));
@@ -299,7 +288,7 @@ pub(crate) fn body<'a>(
         let (rest, _) = sp(rest)?;
         let (rest, inner) = body(rest, depth + 1, options)?;
         let (rest, _) = sp(rest)?;
-        let (rest, lines) = body_number(rest, options)?;
+        let (rest, lines) = number(rest)?;
         (
             rest,
             SinglePartKind::Message {
@@ -310,7 +299,7 @@ pub(crate) fn body<'a>(
         )
     } else if is_text {
         let (rest, _) = sp(rest)?;
-        let (rest, lines) = body_number(rest, options)?;
+        let (rest, lines) = number(rest)?;
         (rest, SinglePartKind::Text { lines })
     } else {
         (rest, SinglePartKind::Basic)

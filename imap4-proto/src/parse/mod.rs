@@ -42,24 +42,25 @@ impl Default for CommandOptions {
 pub struct ResponseOptions {
     /// Deepest nesting of body structures and extension data; 64 by default.
     pub max_nesting_depth: usize,
-    /// Accept a status response or continuation without its text: `* OK`, `A1 OK`,
-    /// `* OK [UNSEEN 3]` and a bare `+` (servers that send `+` with no space, and status
-    /// lines cut after the code; imap-codec's `quirk_missing_text`).
+    /// Accept a status response or continuation without its text or the space before it:
+    /// iCloud's `* BYE` (djc/imap-proto#131, ruby/net-imap#230), Gmail's
+    /// `* OK [HIGHESTMODSEQ 13637]` (modern-email/defects#28), a bare `+`.
     pub missing_text: bool,
-    /// Ignore spaces at the end of data lines: `* SEARCH 1 2 ` and `* CAPABILITY IMAP4rev1 `
-    /// (Microsoft Exchange and others; imap-codec's trailing-space quirks).
+    /// Ignore spaces at the end of data lines and before a FETCH list's `)`: Yahoo's
+    /// `* SEARCH 61 62 63 ` (mxk/go-imap#9, djc/imap-proto#108), GreenMail's `* SEARCH `
+    /// (greenmail#264), QQ's `* CAPABILITY IMAP4rev1 ` (modern-email/defects#21),
+    /// `* STATUS INBOX (MESSAGES 0) ` (defects#9), QQ's `* 11487 FETCH (UID 19436 )`
+    /// (jakartaee/mail-api#209).
     pub trailing_space: bool,
-    /// Read `NIL` as `""` where BODYSTRUCTURE requires a string, and accept an empty
-    /// parameter list `()`: Mail.ru sends `("boundary" NIL)` and `NIL` encodings
-    /// (imap-codec#291, #650).
+    /// Read `NIL` as `""` where BODYSTRUCTURE requires a string (media type, subtype,
+    /// parameter values, encoding), and accept an empty parameter list `()`: Mail.ru's
+    /// `("boundary" NIL)` and similar (imap-codec#291, #650; LESSONS.md).
     pub nil_as_empty_string: bool,
-    /// Accept INTERNALDATE with a one-digit day (`"1-Jan-2020 ..."`), and keep any other
-    /// malformed one as [`crate::types::MessageDataItem::InternalDateUnparsed`] instead of
-    /// failing the whole FETCH.
+    /// Accept INTERNALDATE with a one-digit day and no padding, `"8-Mar-2023 12:16:47
+    /// +0800"` (apple/swift-nio-imap#735), and keep any other malformed one, such as
+    /// Domino's `"00-Jan-0000 00:00:00 +0000"` (jstedfast/MailKit#1236), as
+    /// [`crate::types::MessageDataItem::InternalDateUnparsed`] instead of failing the FETCH.
     pub lenient_dates: bool,
-    /// Read a negative size or line count in BODYSTRUCTURE (`-1`, seen from some Exchange
-    /// versions) as 0.
-    pub negative_numbers_as_zero: bool,
 }
 
 impl ResponseOptions {
@@ -71,7 +72,6 @@ impl ResponseOptions {
             trailing_space: false,
             nil_as_empty_string: false,
             lenient_dates: false,
-            negative_numbers_as_zero: false,
         }
     }
 
@@ -83,7 +83,6 @@ impl ResponseOptions {
             trailing_space: true,
             nil_as_empty_string: true,
             lenient_dates: true,
-            negative_numbers_as_zero: true,
         }
     }
 }
@@ -124,7 +123,22 @@ pub fn command_with(message: &[u8], options: &CommandOptions) -> Result<Command,
 /// assert_eq!(response, Response::Data(Data::Exists(23)));
 /// ```
 pub fn response(message: &[u8], options: &ResponseOptions) -> Result<Response, ParseError> {
-    error::finish(message, response::response(message, options))
+    let parsed = error::finish(message, response::response(message, options));
+    match parsed {
+        Err(error) if options.trailing_space && message.starts_with(b"* ") => {
+            // Only data lines end in spaces by mistake; a status text keeps its spaces.
+            let end = message
+                .iter()
+                .rposition(|&b| b != b' ')
+                .map_or(0, |last| last + 1);
+            let trimmed = message.get(..end).unwrap_or_default();
+            if trimmed.len() == message.len() {
+                return Err(error);
+            }
+            error::finish(trimmed, response::response(trimmed, options)).map_err(|_| error)
+        }
+        parsed => parsed,
+    }
 }
 
 /// Whether a line is the `DONE` that ends IDLE (RFC 2177: `idle = "IDLE" CRLF "DONE"`).

@@ -265,12 +265,6 @@ fn untagged<'a>(input: &'a [u8], options: &ResponseOptions) -> PResult<'a, Respo
             }),
         ));
     }
-    // Data lines: a tolerant client drops the trailing spaces some servers add.
-    let rest = if options.trailing_space {
-        trim_trailing_spaces(rest)
-    } else {
-        rest
-    };
     let data = |(rest, data)| Ok((rest, Response::Data(data)));
     match () {
         _ if is(name, "CAPABILITY") || is(name, "ENABLED") => {
@@ -374,14 +368,6 @@ fn untagged<'a>(input: &'a [u8], options: &ResponseOptions) -> PResult<'a, Respo
     }
 }
 
-fn trim_trailing_spaces(input: &[u8]) -> &[u8] {
-    let end = input
-        .iter()
-        .rposition(|&b| b != b' ')
-        .map_or(0, |last| last + 1);
-    input.get(..end).unwrap_or_default()
-}
-
 /// `nz-number SP ("EXPUNGE" / "FETCH" SP msg-att)` and `number SP ("EXISTS" / "RECENT")`.
 fn numbered<'a>(input: &'a [u8], options: &ResponseOptions) -> PResult<'a, Data> {
     let (rest, n) = number(input)?;
@@ -399,10 +385,33 @@ fn numbered<'a>(input: &'a [u8], options: &ResponseOptions) -> PResult<'a, Data>
                 return fail(input, "nz-number");
             };
             let (after, _) = sp(after)?;
-            let (after, items) = paren_list(after, |i| message_data_item(i, options))?;
+            let (after, items) = fetch_items(after, options)?;
             Ok((after, Data::Fetch { seq, items }))
         }
         _ => fail(rest, "EXISTS, RECENT, EXPUNGE or FETCH"),
+    }
+}
+
+/// `msg-att = "(" (msg-att-dynamic / msg-att-static) *(SP (msg-att-dynamic /
+/// msg-att-static)) ")"`; with [`ResponseOptions::trailing_space`] a space before `)` is
+/// accepted.
+fn fetch_items<'a>(
+    input: &'a [u8],
+    options: &ResponseOptions,
+) -> PResult<'a, Vec<MessageDataItem>> {
+    let Some(mut rest) = input.strip_prefix(b"(") else {
+        return fail(input, "(");
+    };
+    let mut items = Vec::new();
+    loop {
+        let (after, item) = message_data_item(rest, options)?;
+        items.push(item);
+        match after {
+            [b')', more @ ..] => return Ok((more, items)),
+            [b' ', b')', more @ ..] if options.trailing_space => return Ok((more, items)),
+            [b' ', more @ ..] => rest = more,
+            _ => return fail(after, "SP or )"),
+        }
     }
 }
 
