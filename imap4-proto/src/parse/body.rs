@@ -72,7 +72,7 @@ fn address_list(input: &[u8]) -> PResult<'_, Vec<Address>> {
         return Ok((rest, Vec::new()));
     }
     let (mut rest, _) = open(input)?;
-    let mut addresses = Vec::new();
+    let mut addresses = Vec::with_capacity(2);
     loop {
         let (after, one) = address(rest)?;
         addresses.push(one);
@@ -235,7 +235,7 @@ pub(crate) fn body<'a>(
     let (rest, _) = open(input)?;
     if rest.starts_with(b"(") {
         // body-type-mpart = 1*body SP media-subtype [SP body-ext-mpart]
-        let mut parts = Vec::new();
+        let mut parts = Vec::with_capacity(2);
         let mut rest = rest;
         while rest.starts_with(b"(") {
             let (after, part) = body(rest, depth + 1, options)?;

@@ -1,7 +1,6 @@
 //! Lexical rules shared by commands and responses (RFC 3501 section 9).
 
-use memchr::memchr3;
-use nom::bytes::complete::{tag, tag_no_case, take_while, take_while1};
+use nom::bytes::complete::{tag, take_while, take_while1};
 use nom::character::complete::digit1;
 use nom::combinator::{map, value};
 use nom::Parser;
@@ -32,7 +31,12 @@ pub(crate) fn sp(input: &[u8]) -> PResult<'_, ()> {
 
 /// `nil = "NIL"`.
 pub(crate) fn nil(input: &[u8]) -> PResult<'_, ()> {
-    value((), tag_no_case("NIL")).parse(input)
+    match input.get(..3) {
+        Some(word) if word.eq_ignore_ascii_case(b"NIL") => {
+            Ok((input.get(3..).unwrap_or_default(), ()))
+        }
+        _ => fail(input, "NIL"),
+    }
 }
 
 /// `number = 1*DIGIT` (32 bits).
@@ -102,26 +106,41 @@ pub(crate) fn quoted(input: &[u8]) -> PResult<'_, Vec<u8>> {
     let Some(body) = input.strip_prefix(b"\"") else {
         return fail(input, "quoted string");
     };
-    let mut out = Vec::new();
-    let mut at = body;
+    // Fast path: no escapes, one exact allocation. Quoted strings are short, so a plain
+    // loop beats setting up a vectorised search.
+    let stop = body
+        .iter()
+        .position(|&b| matches!(b, b'"' | b'\\' | b'\r' | b'\n' | 0));
+    match stop.map(|at| (at, body.get(at))) {
+        Some((at, Some(b'"'))) => {
+            let value = body.get(..at).unwrap_or_default().to_vec();
+            Ok((body.get(at + 1..).unwrap_or_default(), value))
+        }
+        Some((at, Some(b'\\'))) => quoted_escaped(body, at),
+        Some((at, _)) => fail(body.get(at..).unwrap_or_default(), "QUOTED-CHAR"),
+        None => fail(body.get(body.len()..).unwrap_or_default(), "closing DQUOTE"),
+    }
+}
+
+/// The rest of a quoted string from its first `\`, at `at` in `body`.
+fn quoted_escaped(body: &[u8], at: usize) -> PResult<'_, Vec<u8>> {
+    let mut out = Vec::with_capacity(body.len().min(at + 64));
+    out.extend_from_slice(body.get(..at).unwrap_or_default());
+    let mut rest = body.get(at..).unwrap_or_default();
     loop {
-        match memchr3(b'"', b'\\', b'\n', at) {
-            Some(found) => {
-                let (plain, special) = at.split_at(found);
-                if let Some(bad) = plain.iter().position(|&b| b == 0 || b == b'\r') {
-                    return fail(at.get(bad..).unwrap_or_default(), "QUOTED-CHAR");
-                }
-                out.extend_from_slice(plain);
-                match special {
-                    [b'"', rest @ ..] => return Ok((rest, out)),
-                    [b'\\', escaped @ (b'"' | b'\\'), rest @ ..] => {
-                        out.push(*escaped);
-                        at = rest;
-                    }
-                    _ => return fail(special, "quoted-specials after \\"),
-                }
+        match rest {
+            [b'"', after @ ..] => return Ok((after, out)),
+            [b'\\', escaped @ (b'"' | b'\\'), after @ ..] => {
+                out.push(*escaped);
+                rest = after;
             }
-            None => return fail(at, "closing DQUOTE"),
+            [b'\\', ..] => return fail(rest, "quoted-specials after \\"),
+            [0 | b'\r' | b'\n', ..] => return fail(rest, "QUOTED-CHAR"),
+            [byte, after @ ..] => {
+                out.push(*byte);
+                rest = after;
+            }
+            [] => return fail(rest, "closing DQUOTE"),
         }
     }
 }
@@ -260,7 +279,7 @@ pub(crate) fn paren_list<'a, T>(
     let Some(mut rest) = input.strip_prefix(b"(") else {
         return fail(input, "(");
     };
-    let mut items = Vec::new();
+    let mut items = Vec::with_capacity(4);
     loop {
         let (after, one) = item(rest)?;
         items.push(one);

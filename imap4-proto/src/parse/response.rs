@@ -402,7 +402,7 @@ fn fetch_items<'a>(
     let Some(mut rest) = input.strip_prefix(b"(") else {
         return fail(input, "(");
     };
-    let mut items = Vec::new();
+    let mut items = Vec::with_capacity(8);
     loop {
         let (after, item) = message_data_item(rest, options)?;
         items.push(item);
