@@ -375,6 +375,7 @@ fn every_command_in_scope_against_dovecot_parses() {
     client.ok("CREATE Archive");
     client.ok("CREATE Entw&APw-rfe");
     client.ok("CREATE a/b");
+    client.ok("CREATE Drafts (USE (\\Drafts))");
     client.ok("SUBSCRIBE Archive");
     client.ok("LIST \"\" \"*\"");
     client.ok("LIST (SPECIAL-USE) \"\" \"*\"");

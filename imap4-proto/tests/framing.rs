@@ -292,7 +292,7 @@ fn bad_input_says_what_and_where() {
 #[test]
 fn modified_utf7_mailbox_names_round_trip_exactly() {
     let command = parse::command(b"a CREATE Entw&APw-rfe").unwrap();
-    let CommandBody::Create(mailbox) = command.body else {
+    let CommandBody::Create { mailbox, .. } = command.body else {
         panic!()
     };
     assert_eq!(mailbox.as_bytes(), b"Entw&APw-rfe");
@@ -300,7 +300,7 @@ fn modified_utf7_mailbox_names_round_trip_exactly() {
     assert_eq!(Mailbox::from_unicode("Entwürfe").unwrap(), mailbox);
     // Not canonical: kept as sent, decoding reports it.
     let command = parse::command(b"a CREATE &AGE-").unwrap();
-    let CommandBody::Create(mailbox) = command.body else {
+    let CommandBody::Create { mailbox, .. } = command.body else {
         panic!()
     };
     assert_eq!(mailbox.as_bytes(), b"&AGE-");

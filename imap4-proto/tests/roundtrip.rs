@@ -284,7 +284,14 @@ fn command_body() -> impl Strategy<Value = CommandBody> {
                     parameters,
                 }
             }),
-        mailbox().prop_map(CommandBody::Create),
+        (
+            mailbox(),
+            proptest::option::of(proptest::collection::vec(mailbox_attribute(), 0..3))
+        )
+            .prop_map(|(mailbox, special_use)| CommandBody::Create {
+                mailbox,
+                special_use
+            }),
         mailbox().prop_map(CommandBody::Delete),
         mailbox().prop_map(CommandBody::Subscribe),
         mailbox().prop_map(CommandBody::Unsubscribe),

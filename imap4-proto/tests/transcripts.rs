@@ -150,6 +150,7 @@ fn command_examples_of_every_extension() {
          B85 SELECT INBOX (QRESYNC (67890007 90060115194045000 1:29997 (5000,7500,9000,9990:9999 15000,22500,27000,29970,29973,29976,29979,29982,29985,29988,29991,29994,29997)))\r\n\
          A932 EXAMINE blurdybloop\r\n\
          A003 CREATE owatagusiam/\r\n\
+         t2 CREATE MySpecial (USE (\\Drafts \\Sent))\r\n\
          A683 DELETE blurdybloop\r\n\
          A683 RENAME blurdybloop sarasota\r\n\
          A002 SUBSCRIBE #news.comp.mail.mime\r\n\
@@ -194,13 +195,13 @@ fn command_examples_of_every_extension() {
          a LOGIN {5+}\r\nalice {6+}\r\nsecret\r\n\
          A005 LOGOUT\r\n",
     );
-    assert_eq!(parsed.len(), 55);
+    assert_eq!(parsed.len(), 56);
     assert!(matches!(
         &parsed[4].body,
         CommandBody::Authenticate { initial_response: Some(r), .. } if r == b"test\0test\0test"
     ));
     assert!(matches!(
-        &parsed[52].body,
+        &parsed[53].body,
         CommandBody::Append {
             binary: true,
             message: Payload::Streamed(3),

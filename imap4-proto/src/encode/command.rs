@@ -127,10 +127,19 @@ fn body(w: &mut Writer, body: &CommandBody) {
             mailbox(w, m);
             select_parameters(w, parameters);
         }
-        CommandBody::Create(m)
-        | CommandBody::Delete(m)
-        | CommandBody::Subscribe(m)
-        | CommandBody::Unsubscribe(m) => {
+        CommandBody::Create {
+            mailbox: m,
+            special_use,
+        } => {
+            keyword(w, "CREATE ");
+            mailbox(w, m);
+            if let Some(uses) = special_use {
+                w.raw(b" (USE ");
+                w.list(uses, super::items::mailbox_attribute);
+                w.raw(b")");
+            }
+        }
+        CommandBody::Delete(m) | CommandBody::Subscribe(m) | CommandBody::Unsubscribe(m) => {
             keyword(w, body.name());
             w.sp();
             mailbox(w, m);

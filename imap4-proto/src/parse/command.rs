@@ -8,7 +8,9 @@ use super::core::{
     nz_number, opt_sp, paren_list, paren_list0, sequence_set, sp, string, tag_rule, LiteralValue,
 };
 use super::error::{Failure, PResult, ParseErrorKind};
-use super::items::{flag, flag_list, keyword, mailbox, section, section_binary, status_attribute};
+use super::items::{
+    flag, flag_list, keyword, mailbox, mailbox_attribute, section, section_binary, status_attribute,
+};
 use crate::types::{
     Command, CommandBody, FetchAttribute, FetchItems, FetchModifier, Flag, IString,
     ListReturnOption, ListSelectOption, Password, Payload, SearchKey, SearchReturnOption,
@@ -113,7 +115,27 @@ fn command_body(input: &[u8], depth_limit: usize) -> PResult<'_, CommandBody> {
                 },
             ))
         }
-        _ if is(name, "CREATE") => one_mailbox(rest, CommandBody::Create),
+        _ if is(name, "CREATE") => {
+            let (rest, _) = sp(rest)?;
+            let (rest, mailbox) = mailbox(rest)?;
+            let (rest, special_use) = match keyword(rest, " (USE ") {
+                Ok((rest, _)) => {
+                    let (rest, uses) = paren_list0(rest, mailbox_attribute)?;
+                    let Some(rest) = rest.strip_prefix(b")") else {
+                        return fail(rest, ")");
+                    };
+                    (rest, Some(uses))
+                }
+                Err(_) => (rest, None),
+            };
+            Ok((
+                rest,
+                CommandBody::Create {
+                    mailbox,
+                    special_use,
+                },
+            ))
+        }
         _ if is(name, "DELETE") => one_mailbox(rest, CommandBody::Delete),
         _ if is(name, "SUBSCRIBE") => one_mailbox(rest, CommandBody::Subscribe),
         _ if is(name, "UNSUBSCRIBE") => one_mailbox(rest, CommandBody::Unsubscribe),

@@ -3,7 +3,7 @@
 use super::core::{Atom, IString, NString, Password, Tag};
 use super::datetime::DateTime;
 use super::fetch::{FetchItems, FetchModifier, Payload};
-use super::flag::{Flag, StoreMode};
+use super::flag::{Flag, MailboxAttribute, StoreMode};
 use super::mailbox::Mailbox;
 use super::search::{SearchKey, SearchReturnOption};
 use super::sequence::SequenceSet;
@@ -114,8 +114,14 @@ pub enum CommandBody {
         /// CONDSTORE/QRESYNC parameters.
         parameters: Vec<SelectParameter>,
     },
-    /// `CREATE mailbox`.
-    Create(Mailbox),
+    /// `CREATE mailbox [SP "(" "USE" SP "(" [use-attr *(SP use-attr)] ")" ")"]` (RFC 6154
+    /// section 5.2, CREATE-SPECIAL-USE).
+    Create {
+        /// The new mailbox.
+        mailbox: Mailbox,
+        /// The special uses to give it; `None` when `USE` is absent.
+        special_use: Option<Vec<MailboxAttribute>>,
+    },
     /// `DELETE mailbox`.
     Delete(Mailbox),
     /// `RENAME from to`.
@@ -255,7 +261,7 @@ impl CommandBody {
             CommandBody::Enable(_) => "ENABLE",
             CommandBody::Select { .. } => "SELECT",
             CommandBody::Examine { .. } => "EXAMINE",
-            CommandBody::Create(_) => "CREATE",
+            CommandBody::Create { .. } => "CREATE",
             CommandBody::Delete(_) => "DELETE",
             CommandBody::Rename { .. } => "RENAME",
             CommandBody::Subscribe(_) => "SUBSCRIBE",
