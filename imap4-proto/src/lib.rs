@@ -27,12 +27,32 @@
 //! # Standards
 //! IMAP4rev1 (RFC 3501) and IMAP4rev2 (RFC 9051) with IDLE (2177), LITERAL+/LITERAL- (7888),
 //! UIDPLUS (4315), MOVE (6851), ENABLE (5161), ID (2971), NAMESPACE (2342), UNSELECT (3691),
-//! SPECIAL-USE (6154), CHILDREN (3348), CONDSTORE/QRESYNC (7162), ESEARCH (4731), SASL-IR
+//! SPECIAL-USE (6154, with CREATE ... USE), CHILDREN (3348), CONDSTORE/QRESYNC (7162), ESEARCH (4731), SASL-IR
 //! (4959), LIST-EXTENDED (5258), LIST-STATUS (5819), COMPRESS=DEFLATE (4978) (the command and
 //! response code; after `OK` the caller runs the deflate stream and calls
 //! [`framing::Framer::reset`] only if it discards buffered input), STARTTLS and LOGINDISABLED
 //! (capabilities are atoms), UTF8=ACCEPT and modified UTF-7 mailbox names
 //! ([`types::Mailbox`] keeps the wire form, so names round-trip exactly).
+//!
+//! A server learns an APPEND's mailbox, flags and date when its message literal is announced,
+//! before any of the message's octets, with [`parse::append_start`].
+//!
+//! # Errors
+//! The framer drops a message over a limit ([`framing::FrameError`]: what, where, and the tag
+//! to answer) and consumes the rest of it, literals included, so it is never re-read as
+//! commands. The parsers return [`parse::ParseError`]: the expected rule, the octet offset and
+//! the octets found there. Nesting is bounded (64 by default), so no input overflows the stack.
+//!
+//! # Not implemented, and why
+//! - `APPEND ... UTF8 (~{n})` (RFC 6855's APPEND extension to UTF8=ACCEPT): UTF-8 is accepted
+//!   in quoted strings and mailbox names, but this form of APPEND is not parsed yet (time).
+//! - SEARCHRES's `$` (RFC 5182, only listed by RFC 9051) as a sequence set: not in the scope.
+//! - The encoder writes 8-bit strings as literals even where UTF8=ACCEPT would allow them
+//!   quoted: always valid, one extra round trip on the client side under synchronizing
+//!   literals.
+//! - FETCH body-section literals are streamed, but the caller learns the message number and
+//!   section from [`framing::Framer::message`] (the response so far) rather than a typed
+//!   event.
 //!
 //! # Example: a server reading an APPEND
 //! ```

@@ -435,6 +435,44 @@ fn append_head(input: &[u8]) -> PResult<'_, AppendHead> {
     Ok((rest, (mailbox, flags, date)))
 }
 
+/// The start of an APPEND whose message literal was just announced: `tag SP "APPEND" SP
+/// mailbox [SP flag-list] [SP date-time] SP` and the announcement.
+pub(crate) fn append_start(message: &[u8]) -> PResult<'_, crate::parse::AppendStart> {
+    let (rest, tag) = tag_rule(message)?;
+    let (rest, _) = sp(rest)?;
+    let (rest, _) = keyword(rest, "APPEND")?;
+    let (rest, (mailbox, flags, date)) = append_head(rest)?;
+    let (rest, _) = sp(rest)?;
+    let (rest, binary) = match rest.strip_prefix(b"~") {
+        Some(rest) => (rest, true),
+        None => (rest, false),
+    };
+    let Some(rest) = rest.strip_prefix(b"{") else {
+        return fail(rest, "literal");
+    };
+    let (rest, size) = number64(rest)?;
+    let rest = rest.strip_prefix(b"+").unwrap_or(rest);
+    let Some(rest) = rest.strip_prefix(b"}") else {
+        return fail(rest, "}");
+    };
+    // What the framer appended after the announcement: NUL (streamed) or CRLF (inline).
+    let rest = rest
+        .strip_prefix(b"\0")
+        .or_else(|| rest.strip_prefix(b"\r\n"))
+        .unwrap_or(rest);
+    Ok((
+        rest,
+        crate::parse::AppendStart {
+            tag,
+            mailbox,
+            flags,
+            date,
+            size,
+            binary,
+        },
+    ))
+}
+
 /// Whether `prefix` is `tag SP "APPEND" SP mailbox [SP flag-list] [SP date-time] SP`: the
 /// place of APPEND's message literal, which the framer streams.
 pub(crate) fn is_append_message_position(prefix: &[u8]) -> bool {

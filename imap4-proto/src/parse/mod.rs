@@ -159,3 +159,40 @@ pub fn authenticate_data(line: &[u8]) -> Result<Option<Vec<u8>>, ParseError> {
 }
 
 pub(crate) use command::is_append_message_position;
+
+/// What a server knows of an APPEND when its message literal is announced, before any of
+/// the message's octets: enough to check the mailbox and quota, and answer `NO` or `+`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendStart {
+    /// The command's tag.
+    pub tag: crate::types::Tag,
+    /// The target mailbox.
+    pub mailbox: crate::types::Mailbox,
+    /// Flags to set.
+    pub flags: Option<Vec<crate::types::Flag>>,
+    /// INTERNALDATE to set.
+    pub date: Option<crate::types::DateTime>,
+    /// The message's size.
+    pub size: u64,
+    /// `~{n}`: a `literal8`.
+    pub binary: bool,
+}
+
+/// Reads the start of an APPEND from [`crate::framing::Framer::message`] right after
+/// [`crate::framing::Frame::LiteralAnnounced`] for its message literal.
+///
+/// ```
+/// use imap4_proto::framing::{Frame, Framer, FramerOptions, Role};
+/// use imap4_proto::parse;
+/// use imap4_proto::types::Mailbox;
+///
+/// let mut framer = Framer::new(Role::Server, FramerOptions::default());
+/// let (_, frame) = framer.next(b"A1 APPEND Drafts (\\Draft) {310}\r\n");
+/// assert!(matches!(frame, Frame::LiteralAnnounced(_)));
+/// let start = parse::append_start(framer.message()).unwrap();
+/// assert_eq!(start.mailbox, Mailbox::try_from("Drafts").unwrap());
+/// assert_eq!(start.size, 310);
+/// ```
+pub fn append_start(message: &[u8]) -> Result<AppendStart, ParseError> {
+    error::finish(message, command::append_start(message))
+}
