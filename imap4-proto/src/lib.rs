@@ -31,7 +31,8 @@
 //! (4959), LIST-EXTENDED (5258), LIST-STATUS (5819), COMPRESS=DEFLATE (4978) (the command and
 //! response code; after `OK` the caller runs the deflate stream and calls
 //! [`framing::Framer::reset`] only if it discards buffered input), STARTTLS and LOGINDISABLED
-//! (capabilities are atoms), UTF8=ACCEPT and modified UTF-7 mailbox names
+//! (capabilities are atoms), UTF8=ACCEPT (UTF-8 in quoted strings and names, `APPEND ... UTF8
+//! (~{n})` of RFC 6855) and modified UTF-7 mailbox names
 //! ([`types::Mailbox`] keeps the wire form, so names round-trip exactly).
 //!
 //! A server learns an APPEND's mailbox, flags and date when its message literal is announced,
@@ -44,8 +45,6 @@
 //! the octets found there. Nesting is bounded (64 by default), so no input overflows the stack.
 //!
 //! # Not implemented, and why
-//! - `APPEND ... UTF8 (~{n})` (RFC 6855's APPEND extension to UTF8=ACCEPT): UTF-8 is accepted
-//!   in quoted strings and mailbox names, but this form of APPEND is not parsed yet (time).
 //! - SEARCHRES's `$` (RFC 5182, only listed by RFC 9051) as a sequence set: not in the scope.
 //! - The encoder writes 8-bit strings as literals even where UTF8=ACCEPT would allow them
 //!   quoted: always valid, one extra round trip on the client side under synchronizing

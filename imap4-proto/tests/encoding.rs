@@ -68,6 +68,7 @@ fn a_streamed_append_leaves_room_for_the_callers_octets() {
             date: None,
             message: Payload::Streamed(50_000_000),
             binary: false,
+            utf8: false,
         },
     };
     let encoded = encode::command(&command, LiteralPolicy::Sync);
@@ -106,4 +107,6 @@ fn the_start_of_an_append_is_known_before_its_message() {
     assert!(start.date.is_some() && start.binary);
     assert_eq!(start.size, 11);
     assert!(parse::append_start(b"A1 APPEND {5}\r\n").is_err());
+    let start = parse::append_start(b"A2 APPEND INBOX UTF8 (~{4}\0").unwrap();
+    assert!(start.utf8 && start.binary && start.size == 4);
 }

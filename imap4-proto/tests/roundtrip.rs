@@ -371,17 +371,18 @@ fn command_body() -> impl Strategy<Value = CommandBody> {
             mailbox(),
             proptest::option::of(proptest::collection::vec(flag(), 0..3)),
             proptest::option::of(date_time()),
+            any::<bool>(),
             any::<bool>()
         )
-            .prop_flat_map(|(mailbox, flags, date, binary)| payload(binary).prop_map(
-                move |message| CommandBody::Append {
+            .prop_flat_map(|(mailbox, flags, date, binary, utf8)| payload(binary)
+                .prop_map(move |message| CommandBody::Append {
                     mailbox: mailbox.clone(),
                     flags: flags.clone(),
                     date,
                     message,
-                    binary,
-                }
-            )),
+                    binary: binary || utf8,
+                    utf8,
+                })),
         (
             any::<bool>(),
             proptest::option::of(proptest::collection::vec(search_return, 0..3)),

@@ -192,10 +192,11 @@ fn command_examples_of_every_extension() {
          a COMPRESS DEFLATE\r\n\
          A003 APPEND saved-messages (\\Seen) \" 7-Feb-1994 21:52:25 -0800\" {11}\r\nHello World\r\n\
          A004 APPEND foo ~{3+}\r\na\0b\r\n\
+         A005 APPEND foo UTF8 (~{2}\r\nä)\r\n\
          a LOGIN {5+}\r\nalice {6+}\r\nsecret\r\n\
          A005 LOGOUT\r\n",
     );
-    assert_eq!(parsed.len(), 56);
+    assert_eq!(parsed.len(), 57);
     assert!(matches!(
         &parsed[4].body,
         CommandBody::Authenticate { initial_response: Some(r), .. } if r == b"test\0test\0test"
@@ -205,6 +206,14 @@ fn command_examples_of_every_extension() {
         CommandBody::Append {
             binary: true,
             message: Payload::Streamed(3),
+            ..
+        }
+    ));
+    assert!(matches!(
+        &parsed[54].body,
+        CommandBody::Append {
+            utf8: true,
+            message: Payload::Streamed(2),
             ..
         }
     ));

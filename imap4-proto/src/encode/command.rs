@@ -208,6 +208,7 @@ fn body(w: &mut Writer, body: &CommandBody) {
             date,
             message,
             binary,
+            utf8,
         } => {
             keyword(w, "APPEND ");
             mailbox(w, m);
@@ -220,9 +221,16 @@ fn body(w: &mut Writer, body: &CommandBody) {
                 date_time(w, date);
             }
             w.sp();
+            if *utf8 {
+                w.raw(b"UTF8 (");
+            }
+            let binary = *binary || *utf8;
             match message {
-                Payload::Inline(data) => w.literal(data, *binary),
-                Payload::Streamed(size) => w.streamed_literal(*size, *binary),
+                Payload::Inline(data) => w.literal(data, binary),
+                Payload::Streamed(size) => w.streamed_literal(*size, binary),
+            }
+            if *utf8 {
+                w.raw(b")");
             }
         }
         CommandBody::Compress(mechanism) => {

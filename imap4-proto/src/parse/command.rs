@@ -394,11 +394,27 @@ fn list_return_option(input: &[u8]) -> PResult<'_, ListReturnOption> {
     Ok((rest, option))
 }
 
-/// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal` (and `literal8`).
+/// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal` (and `literal8`),
+/// `append-data =/ "UTF8" SP "(" literal8 ")"` (RFC 6855).
 fn append(input: &[u8]) -> PResult<'_, CommandBody> {
     let (rest, (mailbox, flags, date)) = append_head(input)?;
     let (rest, _) = sp(rest)?;
+    let (rest, utf8) = match keyword(rest, "UTF8 (") {
+        Ok((rest, _)) => (rest, true),
+        Err(_) => (rest, false),
+    };
     let (rest, (value, binary)) = literal(rest)?;
+    if utf8 && !binary {
+        return fail(rest, "literal8 in UTF8 (...)");
+    }
+    let rest = if utf8 {
+        match rest.strip_prefix(b")") {
+            Some(rest) => rest,
+            None => return fail(rest, ")"),
+        }
+    } else {
+        rest
+    };
     let message = match value {
         LiteralValue::Inline(data) => Payload::Inline(data.to_vec()),
         LiteralValue::Streamed(size) => Payload::Streamed(size),
@@ -411,6 +427,7 @@ fn append(input: &[u8]) -> PResult<'_, CommandBody> {
             date,
             message,
             binary,
+            utf8,
         },
     ))
 }
@@ -443,6 +460,10 @@ pub(crate) fn append_start(message: &[u8]) -> PResult<'_, crate::parse::AppendSt
     let (rest, _) = keyword(rest, "APPEND")?;
     let (rest, (mailbox, flags, date)) = append_head(rest)?;
     let (rest, _) = sp(rest)?;
+    let (rest, utf8) = match keyword(rest, "UTF8 (") {
+        Ok((rest, _)) => (rest, true),
+        Err(_) => (rest, false),
+    };
     let (rest, binary) = match rest.strip_prefix(b"~") {
         Some(rest) => (rest, true),
         None => (rest, false),
@@ -469,6 +490,7 @@ pub(crate) fn append_start(message: &[u8]) -> PResult<'_, crate::parse::AppendSt
             date,
             size,
             binary,
+            utf8,
         },
     ))
 }
@@ -482,6 +504,10 @@ pub(crate) fn is_append_message_position(prefix: &[u8]) -> bool {
         let (rest, _) = keyword(rest, "APPEND")?;
         let (rest, _) = append_head(rest)?;
         let (rest, _) = sp(rest)?;
+        let rest = match keyword(rest, "UTF8 (") {
+            Ok((rest, _)) => rest,
+            Err(_) => rest,
+        };
         Ok((rest, ()))
     })();
     matches!(parsed, Ok((rest, ())) if rest.is_empty())

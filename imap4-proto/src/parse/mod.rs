@@ -176,6 +176,8 @@ pub struct AppendStart {
     pub size: u64,
     /// `~{n}`: a `literal8`.
     pub binary: bool,
+    /// `UTF8 (~{n})` (RFC 6855).
+    pub utf8: bool,
 }
 
 /// Reads the start of an APPEND from [`crate::framing::Framer::message`] right after

@@ -175,6 +175,9 @@ pub enum CommandBody {
         message: Payload,
         /// `~{n}`: a `literal8` (RFC 3516 / RFC 9051 BINARY APPEND).
         binary: bool,
+        /// `UTF8 (~{n})`: a UTF-8 message under UTF8=ACCEPT (RFC 6855 section 4); always a
+        /// `literal8`, so the encoder writes `~` whatever `binary` says.
+        utf8: bool,
     },
     /// `IDLE` (RFC 2177); the client ends it with `DONE`.
     Idle,
