@@ -393,3 +393,46 @@ fn structures_at_the_depth_limit_fit_on_the_stack() {
     let search = format!("a SEARCH {}ALL", "NOT ".repeat(63));
     parse::command(search.as_bytes()).unwrap();
 }
+
+/// Resuming on more input never re-scans what was seen: a message with many literals, and a
+/// long line, fed one octet at a time, cost time proportional to their length
+/// (imap-next#129 was quadratic here). Four times the input may take at most ~ten times as
+/// long (quadratic would be sixteen).
+#[test]
+fn cost_is_linear_in_the_input_however_it_is_split() {
+    fn stream(n: usize) -> Vec<u8> {
+        let mut input = b"a SEARCH".to_vec();
+        for _ in 0..n {
+            input.extend_from_slice(b" TEXT {1}\r\nx");
+        }
+        input.extend_from_slice(b"\r\nb SEARCH TEXT \"");
+        input.extend(std::iter::repeat_n(b'y', n * 6));
+        input.extend_from_slice(b"\"\r\n");
+        input
+    }
+    fn fastest(input: &[u8]) -> std::time::Duration {
+        (0..3)
+            .map(|_| {
+                let started = std::time::Instant::now();
+                let chunks: Vec<&[u8]> = input.chunks(1).collect();
+                let (found, _) = events(Role::Server, FramerOptions::default(), &chunks);
+                assert_eq!(
+                    found
+                        .iter()
+                        .filter(|e| matches!(e, Event::Message(_)))
+                        .count(),
+                    2
+                );
+                started.elapsed()
+            })
+            .min()
+            .unwrap_or_default()
+    }
+    let small = fastest(&stream(2_000));
+    let large = fastest(&stream(8_000));
+    assert!(
+        large < small * 10,
+        "4x the input took {:.1}x the time",
+        large.as_secs_f64() / small.as_secs_f64()
+    );
+}
