@@ -1,0 +1,33 @@
+//! IMAP responses from arbitrary bytes, through the client-side framer and the response
+//! parser, strict and tolerant: no panic, no unbounded buffering.
+#![no_main]
+
+use imap4_proto::framing::{Frame, Framer, FramerOptions, Role};
+use imap4_proto::parse::{self, ResponseOptions};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = parse::response(data, &ResponseOptions::strict());
+    let _ = parse::response(data, &ResponseOptions::tolerant());
+    let options = FramerOptions {
+        max_line_length: 256,
+        max_literal_size: 4096,
+        max_inline_literal: 64,
+        max_message_length: 1024,
+    };
+    let mut framer = Framer::new(Role::Client, options);
+    let mut input = data;
+    loop {
+        let (used, frame) = framer.next(input);
+        input = &input[used..];
+        match frame {
+            Frame::Incomplete => break,
+            Frame::Message => {
+                assert!(framer.message().len() <= options.max_message_length + 32);
+                let _ = parse::response(framer.message(), &ResponseOptions::strict());
+                let _ = parse::response(framer.message(), &ResponseOptions::tolerant());
+            }
+            _ => {}
+        }
+    }
+});
