@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use mailstore::{AccountName, MailStore, MailboxName, MaildirStore};
 
+pub mod postfix_peer;
+
 pub const BINARY: &str = env!("CARGO_BIN_EXE_mail-server");
 pub const ACCOUNT: &str = "alice";
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -33,6 +35,19 @@ pub fn require(tool: &str) -> bool {
             panic!("{tool} is required for this test in CI but was not found");
         }
         eprintln!("note: {tool} not found; skipping this interoperability test");
+    }
+    found
+}
+
+/// Whether the program at `path` exists. A missing one skips the test with a note, except in
+/// CI.
+pub fn require_program(path: &str) -> bool {
+    let found = std::path::Path::new(path).is_file();
+    if !found {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{path} is required for this test in CI but was not found");
+        }
+        eprintln!("note: {path} not found; skipping this interoperability test");
     }
     found
 }
