@@ -1,0 +1,801 @@
+//! `smtp-load`: mail-server's submission service against Postfix's smtpd under the same load.
+//!
+//! One run starts `mail-server` (submission with STARTTLS on a free loopback port, one account,
+//! local delivery into its Maildir store, fsynced before 250) and a private Postfix instance
+//! (smtpd with STARTTLS on a free loopback port, `mynetworks = 127.0.0.0/8` so no AUTH, virtual
+//! Maildir delivery; Postfix fsyncs its queue file before 250, then delivers asynchronously),
+//! and drives each in turn with C concurrent clients for D seconds. Each client connects,
+//! upgrades with STARTTLS (trusting the server's own certificate), logs in (mail-server only),
+//! and submits ~4 KiB messages in a loop (pipelined by the crate's tokio client; a new
+//! connection every 50 messages). Memory is sampled every 200 ms from /proc: mail-server's
+//! process, or the sum over Postfix's master and every process below it.
+//!
+//! Needs root (Postfix's master). Everything lives in one temporary directory, removed at the
+//! end; both servers are stopped by drop guards. The Postfix launcher duplicates the minimal
+//! part of the test fixture `examples/tests/support/postfix_peer.rs` (a test-only module that a
+//! binary cannot use).
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use smtp_submit::client::ClientOptions;
+use smtp_submit::server::Recipient;
+use smtp_submit::tokio::{Client, ClientConfig, Envelope, Security};
+use smtp_submit::types::{
+    BodyType, Domain, ForwardPath, MailParameters, Mailbox, RcptParameters, ReversePath,
+};
+
+/// The account on mail-server and its password.
+const ACCOUNT: &str = "load";
+const PASSWORD: &str = "smtp-load-secret";
+const LOOPBACK: Ipv4Addr = Ipv4Addr::LOCALHOST;
+/// How often memory is sampled.
+const SAMPLE_EVERY: Duration = Duration::from_millis(200);
+/// Messages per connection before a new one is opened.
+const PER_CONNECTION: u32 = 50;
+/// The longest one submission may take before it counts as an error.
+const STEP_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a server gets to start.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "smtp-load",
+    about = "SMTP submission load test: mail-server against Postfix's smtpd on the same workload"
+)]
+struct Args {
+    /// The mail-server binary (build it with `cargo build --release -p mail-examples --bin
+    /// mail-server`).
+    #[arg(long, default_value = "target/release/mail-server")]
+    mail_server: PathBuf,
+    /// The postfix command.
+    #[arg(long, default_value = "/usr/sbin/postfix")]
+    postfix: PathBuf,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    clients: u32,
+    /// Seconds of measured load per server.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120))]
+    duration: u64,
+    /// Size of each message in octets (approximately, whole lines).
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(256..=1_048_576))]
+    size: u64,
+    /// Keep the temporary directory (configurations, logs, Maildirs) and print its path.
+    #[arg(long)]
+    keep: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// /proc
+
+/// The parent of a process, from /proc/PID/stat.
+fn parent(pid: u32) -> Option<u32> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses; the fields follow the last ')'.
+    let rest = &text[text.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Every process whose parent chain leads to `root` (not `root` itself).
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parent_of = HashMap::new();
+    if let Ok(entries) = fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+                continue;
+            };
+            if let Some(ppid) = parent(pid) {
+                parent_of.insert(pid, ppid);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for &pid in parent_of.keys() {
+        let mut current = pid;
+        for _ in 0..parent_of.len() {
+            match parent_of.get(&current) {
+                Some(&p) if p == root => {
+                    found.push(pid);
+                    break;
+                }
+                Some(&p) if p > 1 => current = p,
+                _ => break,
+            }
+        }
+    }
+    found
+}
+
+/// VmRSS of a process in KiB.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+}
+
+/// Samples the summed RSS of `root` (and, with `tree`, its descendants) until stopped.
+struct Sampler {
+    stop: Arc<AtomicBool>,
+    handle: thread::JoinHandle<Vec<u64>>,
+}
+
+impl Sampler {
+    fn start(root: u32, tree: bool) -> Sampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = thread::spawn(move || {
+            let mut samples = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                let mut pids = vec![root];
+                if tree {
+                    pids.extend(descendants(root));
+                }
+                let total: u64 = pids.into_iter().filter_map(rss_kib).sum();
+                if total > 0 {
+                    samples.push(total);
+                }
+                thread::sleep(SAMPLE_EVERY);
+            }
+            samples
+        });
+        Sampler { stop, handle }
+    }
+
+    fn finish(self) -> Vec<u64> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().unwrap_or_default()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// mail-server
+
+struct MailServer {
+    child: Option<Child>,
+    address: SocketAddr,
+    certificate: PathBuf,
+}
+
+impl MailServer {
+    fn start(binary: &Path, root: &Path) -> Result<MailServer, String> {
+        let data = root.join("mail-server-data");
+        let config = root.join("mail-server.toml");
+        fs::write(
+            &config,
+            format!(
+                "# Written by smtp-load.\n\
+                 data_dir = {:?}\n\
+                 hostname = \"localhost\"\n\
+                 allow_plaintext_auth = false\n\
+                 [limits]\n\
+                 max_connections = 2000\n\
+                 shutdown_grace_secs = 2\n\
+                 [submission]\n\
+                 enabled = true\n\
+                 listen = [\"127.0.0.1:0\"]\n\
+                 listen_tls = []\n\
+                 local_domains = [\"localhost\"]\n",
+                data.display().to_string()
+            ),
+        )
+        .map_err(|e| format!("{}: {e}", config.display()))?;
+        let mut add = Command::new(binary)
+            .arg("--config")
+            .arg(&config)
+            .args(["user", "add", ACCOUNT, "--password-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("run {}: {e}", binary.display()))?;
+        if let Some(mut stdin) = add.stdin.take() {
+            stdin
+                .write_all(format!("{PASSWORD}\n").as_bytes())
+                .map_err(|e| format!("password to user add: {e}"))?;
+        }
+        let output = add
+            .wait_with_output()
+            .map_err(|e| format!("user add: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "mail-server user add failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        let log = root.join("mail-server.log");
+        let log_file = File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let mut child = Command::new(binary)
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .map_err(|e| format!("start {}: {e}", binary.display()))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let (lines_tx, lines_rx) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let _ = lines_tx.send(line);
+            }
+        });
+        let mut server = MailServer {
+            child: Some(child),
+            address: SocketAddr::from((LOOPBACK, 0)),
+            certificate: data.join("tls/cert.pem"),
+        };
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines_rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(address) = line
+                        .strip_prefix("submission: ")
+                        .and_then(|rest| rest.strip_suffix(" (STARTTLS)"))
+                        .and_then(|address| address.trim().parse().ok())
+                    {
+                        server.address = address;
+                    }
+                    if line.starts_with("certificate:") && server.address.port() != 0 {
+                        return Ok(server);
+                    }
+                }
+                Err(_) => {
+                    let logs = fs::read_to_string(&log).unwrap_or_default();
+                    return Err(format!("mail-server did not start:\n{logs}"));
+                }
+            }
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+}
+
+impl Drop for MailServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Postfix
+
+/// A private Postfix instance: configuration, queue, log and Maildirs under `root`.
+struct Postfix {
+    command: PathBuf,
+    root: PathBuf,
+    port: u16,
+    started: bool,
+}
+
+fn postfix_ids() -> Result<(u32, u32), String> {
+    let passwd = fs::read_to_string("/etc/passwd").map_err(|e| format!("/etc/passwd: {e}"))?;
+    passwd
+        .lines()
+        .find_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            if fields.first() != Some(&"postfix") {
+                return None;
+            }
+            Some((fields.get(2)?.parse().ok()?, fields.get(3)?.parse().ok()?))
+        })
+        .ok_or_else(|| "no postfix user in /etc/passwd".to_string())
+}
+
+/// Names the file an I/O error is about.
+fn io_error(what: &Path) -> impl Fn(std::io::Error) -> String + '_ {
+    move |error| format!("{}: {error}", what.display())
+}
+
+impl Postfix {
+    fn start(command: &Path, root: &Path) -> Result<Postfix, String> {
+        let (uid, gid) = postfix_ids()?;
+        for sub in ["conf", "queue", "data", "vmail"] {
+            fs::create_dir_all(root.join(sub)).map_err(io_error(&root.join(sub)))?;
+        }
+        for owned in ["data", "vmail"] {
+            std::os::unix::fs::chown(root.join(owned), Some(uid), Some(gid))
+                .map_err(io_error(&root.join(owned)))?;
+        }
+        let (cert, key) = (root.join("cert.pem"), root.join("key.pem"));
+        mail_session::tls::ensure_self_signed(&cert, &key, &["localhost".into()])
+            .map_err(|e| format!("certificate: {e}"))?;
+        let port = TcpListener::bind((LOOPBACK, 0))
+            .and_then(|listener| listener.local_addr())
+            .map_err(|e| format!("free port: {e}"))?
+            .port();
+        let at = |sub: &str| root.join(sub).display().to_string();
+        let main_cf = root.join("conf/main.cf");
+        fs::write(
+            &main_cf,
+            format!(
+                "compatibility_level = 3.6\n\
+                 queue_directory = {queue}\n\
+                 data_directory = {data}\n\
+                 command_directory = /usr/sbin\n\
+                 daemon_directory = /usr/lib/postfix/sbin\n\
+                 meta_directory = /etc/postfix\n\
+                 shlib_directory = /usr/lib/postfix\n\
+                 mail_owner = postfix\n\
+                 setgid_group = postdrop\n\
+                 myhostname = postfix.test\n\
+                 mydestination =\n\
+                 inet_interfaces = 127.0.0.1\n\
+                 inet_protocols = ipv4\n\
+                 mynetworks = 127.0.0.0/8\n\
+                 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n\
+                 maillog_file_prefixes = {root}\n\
+                 maillog_file = {log}\n\
+                 virtual_mailbox_domains = remote.example\n\
+                 virtual_mailbox_base = {vmail}\n\
+                 virtual_mailbox_maps = texthash:{maps}\n\
+                 virtual_uid_maps = static:{uid}\n\
+                 virtual_gid_maps = static:{gid}\n\
+                 smtpd_tls_cert_file = {cert}\n\
+                 smtpd_tls_key_file = {key}\n\
+                 smtpd_tls_security_level = may\n\
+                 smtpd_client_connection_count_limit = 0\n\
+                 smtpd_client_connection_rate_limit = 0\n\
+                 smtpd_client_message_rate_limit = 0\n\
+                 alias_maps =\n\
+                 alias_database =\n",
+                queue = at("queue"),
+                data = at("data"),
+                root = root.display(),
+                log = at("postfix.log"),
+                vmail = at("vmail"),
+                maps = at("conf/vmailbox"),
+                cert = cert.display(),
+                key = key.display(),
+            ),
+        )
+        .map_err(io_error(&main_cf))?;
+        let maps = root.join("conf/vmailbox");
+        fs::write(&maps, "bob@remote.example bob/\n").map_err(io_error(&maps))?;
+        // Debian's master.cf with smtpd on our port and no chroot.
+        let master = fs::read_to_string("/etc/postfix/master.cf")
+            .or_else(|_| fs::read_to_string("/etc/postfix/master.cf.proto"))
+            .map_err(|e| format!("/etc/postfix/master.cf: {e}"))?;
+        let master: String = master
+            .lines()
+            .map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                if line.starts_with(['#', ' ', '\t']) || fields.len() < 8 {
+                    return format!("{line}\n");
+                }
+                let mut fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+                if fields[0] == "smtp" && fields[1] == "inet" {
+                    fields[0] = format!("127.0.0.1:{port}");
+                }
+                if fields[4] == "y" {
+                    fields[4] = "n".into();
+                }
+                format!("{}\n", fields.join(" "))
+            })
+            .collect();
+        let master_cf = root.join("conf/master.cf");
+        fs::write(&master_cf, master).map_err(io_error(&master_cf))?;
+        let mut postfix = Postfix {
+            command: command.to_path_buf(),
+            root: root.to_path_buf(),
+            port,
+            started: false,
+        };
+        if !postfix.run("start") {
+            return Err(format!("postfix did not start:\n{}", postfix.log()));
+        }
+        postfix.started = true;
+        let deadline = Instant::now() + START_TIMEOUT;
+        while TcpStream::connect((LOOPBACK, port)).is_err() {
+            if Instant::now() > deadline {
+                return Err(format!("postfix is not listening:\n{}", postfix.log()));
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        Ok(postfix)
+    }
+
+    fn run(&self, action: &str) -> bool {
+        Command::new(&self.command)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .arg("-c")
+            .arg(self.root.join("conf"))
+            .arg(action)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(self.root.join("postfix.log")).unwrap_or_default()
+    }
+
+    /// The master's pid, from the queue's pid file.
+    fn master_pid(&self) -> Option<u32> {
+        fs::read_to_string(self.root.join("queue/pid/master.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Messages still in the queue (received, not yet delivered).
+    fn queued(&self) -> usize {
+        ["incoming", "active", "deferred"]
+            .iter()
+            .map(|sub| count_files(&self.root.join("queue").join(sub)))
+            .sum()
+    }
+
+    fn delivered(&self) -> usize {
+        let maildir = self.root.join("vmail/bob");
+        count_files(&maildir.join("new")) + count_files(&maildir.join("cur"))
+    }
+}
+
+fn count_files(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                count_files(&path)
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+impl Drop for Postfix {
+    fn drop(&mut self) {
+        if self.started {
+            self.run("stop");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The load
+
+/// A message of about `size` octets: headers and lines of text, CRLF, with dot-led lines.
+fn make_message(size: usize, to: &str) -> Vec<u8> {
+    let mut message = format!(
+        "From: Load <load@localhost>\r\nTo: <{to}>\r\nSubject: smtp-load\r\n\
+         Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <smtp-load@localhost>\r\n\r\n"
+    )
+    .into_bytes();
+    let mut line = 0u32;
+    while message.len() < size {
+        let text = if line % 10 == 0 {
+            format!(".{line} a dot-led line of the load message body, padded out\r\n")
+        } else {
+            format!("{line} the quick brown fox jumps over the lazy dog, again\r\n")
+        };
+        message.extend_from_slice(text.as_bytes());
+        line += 1;
+    }
+    message
+}
+
+struct Target {
+    name: &'static str,
+    address: SocketAddr,
+    certificate: PathBuf,
+    login: bool,
+    from: &'static str,
+    to: &'static str,
+}
+
+#[derive(Default)]
+struct Counters {
+    messages: AtomicU64,
+    octets: AtomicU64,
+    errors: AtomicU64,
+    connections: AtomicU64,
+}
+
+struct RunResult {
+    name: &'static str,
+    elapsed: Duration,
+    messages: u64,
+    octets: u64,
+    errors: u64,
+    connections: u64,
+    rss: Vec<u64>,
+    first_error: Option<String>,
+}
+
+fn envelope(from: &str, to: &str) -> Result<Envelope, String> {
+    Ok(Envelope {
+        from: ReversePath::Mailbox(Mailbox::try_from(from).map_err(|e| format!("{from}: {e}"))?),
+        parameters: MailParameters {
+            body: Some(BodyType::SevenBit),
+            ..MailParameters::default()
+        },
+        recipients: vec![Recipient {
+            to: ForwardPath::Mailbox(Mailbox::try_from(to).map_err(|e| format!("{to}: {e}"))?),
+            parameters: RcptParameters::default(),
+        }],
+    })
+}
+
+/// One connection: STARTTLS, AUTH (when asked), up to [`PER_CONNECTION`] messages, QUIT.
+async fn connection(
+    config: &ClientConfig,
+    target: &Target,
+    envelope: &Envelope,
+    message: &[u8],
+    deadline: Instant,
+    counters: &Counters,
+) -> Result<(), String> {
+    let mut client = tokio::time::timeout(STEP_TIMEOUT, Client::connect(config))
+        .await
+        .map_err(|_| "connect timed out".to_string())?
+        .map_err(|e| format!("connect: {e}"))?;
+    counters.connections.fetch_add(1, Ordering::Relaxed);
+    if target.login {
+        tokio::time::timeout(STEP_TIMEOUT, client.login(ACCOUNT, PASSWORD))
+            .await
+            .map_err(|_| "login timed out".to_string())?
+            .map_err(|e| format!("login: {e}"))?;
+    }
+    for _ in 0..PER_CONNECTION {
+        if Instant::now() >= deadline {
+            break;
+        }
+        let mut reader = message;
+        let submitted = tokio::time::timeout(
+            STEP_TIMEOUT,
+            client.send_message(envelope, Some(message.len() as u64), &mut reader),
+        )
+        .await
+        .map_err(|_| "submission timed out".to_string())?
+        .map_err(|e| format!("submission: {e}"))?;
+        if submitted.reply.code.get() != 250 {
+            return Err(format!("submission answered {}", submitted.reply));
+        }
+        counters.messages.fetch_add(1, Ordering::Relaxed);
+        counters
+            .octets
+            .fetch_add(message.len() as u64, Ordering::Relaxed);
+    }
+    tokio::time::timeout(STEP_TIMEOUT, client.quit())
+        .await
+        .map_err(|_| "QUIT timed out".to_string())?
+        .map_err(|e| format!("QUIT: {e}"))
+}
+
+async fn drive(target: Target, pid: u32, tree: bool, args: &Args) -> Result<RunResult, String> {
+    let tls = mail_session::tls::client_config_trusting(&target.certificate)
+        .map_err(|e| format!("{}: {e}", target.certificate.display()))?;
+    let config = Arc::new(ClientConfig {
+        address: target.address,
+        server_name: "localhost".into(),
+        security: Security::StartTls,
+        tls: Some(tls),
+        helo_name: Domain::name("load.example").map_err(|e| format!("helo name: {e}"))?,
+        options: ClientOptions::default(),
+        connect_timeout: Duration::from_secs(10),
+    });
+    let envelope = Arc::new(envelope(target.from, target.to)?);
+    let message: Arc<[u8]> = make_message(args.size as usize, target.to).into();
+    let counters = Arc::new(Counters::default());
+    let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
+    let target = Arc::new(target);
+    let sampler = Sampler::start(pid, tree);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.duration);
+    let mut tasks = Vec::new();
+    for _ in 0..args.clients {
+        let (config, envelope, message, counters, first_error, target) = (
+            config.clone(),
+            envelope.clone(),
+            message.clone(),
+            counters.clone(),
+            first_error.clone(),
+            target.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                if let Err(error) =
+                    connection(&config, &target, &envelope, &message, deadline, &counters).await
+                {
+                    counters.errors.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(mut first) = first_error.lock() {
+                        first.get_or_insert(error);
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    let elapsed = started.elapsed();
+    let rss = sampler.finish();
+    let first_error = first_error.lock().ok().and_then(|mut first| first.take());
+    Ok(RunResult {
+        name: target.name,
+        elapsed,
+        messages: counters.messages.load(Ordering::Relaxed),
+        octets: counters.octets.load(Ordering::Relaxed),
+        errors: counters.errors.load(Ordering::Relaxed),
+        connections: counters.connections.load(Ordering::Relaxed),
+        rss,
+        first_error,
+    })
+}
+
+fn report(runs: &[RunResult], args: &Args) {
+    println!(
+        "\nsmtp-load: {} clients x {} s, {}-octet messages, STARTTLS, {PER_CONNECTION} messages \
+         per connection, loopback",
+        args.clients, args.duration, args.size
+    );
+    println!(
+        "{:<12} {:>10} {:>10} {:>8} {:>8} {:>7} {:>12} {:>12}",
+        "server", "messages", "msg/s", "MB/s", "conns", "errors", "peak RSS", "mean RSS"
+    );
+    for run in runs {
+        let seconds = run.elapsed.as_secs_f64().max(f64::EPSILON);
+        let peak = run.rss.iter().copied().max().unwrap_or(0);
+        let mean = if run.rss.is_empty() {
+            0
+        } else {
+            run.rss.iter().sum::<u64>() / run.rss.len() as u64
+        };
+        println!(
+            "{:<12} {:>10} {:>10.1} {:>8.2} {:>8} {:>7} {:>9.1} MiB {:>8.1} MiB",
+            run.name,
+            run.messages,
+            run.messages as f64 / seconds,
+            run.octets as f64 / seconds / 1e6,
+            run.connections,
+            run.errors,
+            peak as f64 / 1024.0,
+            mean as f64 / 1024.0,
+        );
+        if let Some(error) = &run.first_error {
+            println!("  first error of {}: {error}", run.name);
+        }
+    }
+    println!(
+        "Both answer 250 only once the message is on disk (mail-server: fsynced in the \
+         recipient's Maildir; Postfix: its queue file fsynced, delivery follows asynchronously). \
+         Postfix's RSS is the sum over its master and all its processes."
+    );
+}
+
+fn run(args: &Args, root: &Path, runtime: &tokio::runtime::Runtime) -> Result<(), String> {
+    if !args.mail_server.is_file() {
+        return Err(format!(
+            "{} not found: build it with `cargo build --release -p mail-examples --bin \
+             mail-server` and pass --mail-server",
+            args.mail_server.display()
+        ));
+    }
+    if !args.postfix.is_file() {
+        return Err(format!("{} not found", args.postfix.display()));
+    }
+    let mut runs = Vec::new();
+    {
+        let dir = root.join("mail-server");
+        fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let server = MailServer::start(&args.mail_server, &dir)?;
+        eprintln!("smtp-load: mail-server on {}", server.address);
+        let target = Target {
+            name: "mail-server",
+            address: server.address,
+            certificate: server.certificate.clone(),
+            login: true,
+            from: "load@localhost",
+            to: "load@localhost",
+        };
+        runs.push(runtime.block_on(drive(target, server.pid(), false, args))?);
+    }
+    {
+        let dir = root.join("postfix");
+        fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let postfix = Postfix::start(&args.postfix, &dir)?;
+        eprintln!("smtp-load: postfix on 127.0.0.1:{}", postfix.port);
+        let pid = postfix
+            .master_pid()
+            .ok_or_else(|| format!("no postfix master pid:\n{}", postfix.log()))?;
+        let target = Target {
+            name: "postfix",
+            address: SocketAddr::from((LOOPBACK, postfix.port)),
+            certificate: dir.join("cert.pem"),
+            login: false,
+            from: "load@localhost",
+            to: "bob@remote.example",
+        };
+        let result = runtime.block_on(drive(target, pid, true, args))?;
+        // Wait (bounded) for the queue to drain, to report how far delivery lagged behind.
+        let drained = Instant::now();
+        while postfix.queued() > 0 && drained.elapsed() < Duration::from_secs(60) {
+            thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!(
+            "smtp-load: postfix delivered {} of {} accepted messages {:.1} s after the load \
+             stopped ({} still queued)",
+            postfix.delivered(),
+            result.messages,
+            drained.elapsed().as_secs_f64(),
+            postfix.queued()
+        );
+        runs.push(result);
+    }
+    report(&runs, args);
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("smtp-load: runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let temp = match tempfile::Builder::new().prefix("smtp-load-").tempdir() {
+        Ok(temp) => temp,
+        Err(error) => {
+            eprintln!("smtp-load: temporary directory: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = run(&args, temp.path(), &runtime);
+    if args.keep {
+        let kept = temp.keep();
+        eprintln!("smtp-load: kept {}", kept.display());
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("smtp-load: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
