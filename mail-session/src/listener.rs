@@ -174,6 +174,47 @@ pub async fn serve<F, Fut>(
     }
 }
 
+/// A protocol server whose connections the accept loop runs: implement
+/// [`ConnectionService::connection`] and [`ConnectionService::listener_options`], and
+/// [`serve_service`] runs a plain or implicit-TLS listener with it.
+pub trait ConnectionService: Send + Sync + 'static {
+    /// The protocol's name, for logs.
+    const PROTOCOL: &'static str;
+
+    /// The listener's connection limit, grace period and keepalive.
+    fn listener_options(&self) -> ListenerOptions;
+
+    /// Runs one connection to its end (TLS first when `implicit_tls`).
+    fn connection(
+        self: Arc<Self>,
+        tcp: TcpStream,
+        peer: SocketAddr,
+        implicit_tls: bool,
+        shutdown: watch::Receiver<bool>,
+    ) -> impl Future<Output = std::io::Result<()>> + Send;
+}
+
+/// Serves `listener` with `service` until `shutdown`: every connection plain (with the
+/// protocol's upgrade command offered when TLS is configured) or, with `implicit_tls`, TLS from
+/// the first byte.
+pub async fn serve_service<S: ConnectionService>(
+    service: Arc<S>,
+    listener: TcpListener,
+    implicit_tls: bool,
+    shutdown: watch::Receiver<bool>,
+) {
+    let options = service.listener_options();
+    serve(listener, options, shutdown, move |tcp, peer, stop| {
+        let service = service.clone();
+        async move {
+            if let Err(error) = service.connection(tcp, peer, implicit_tls, stop).await {
+                tracing::debug!(%peer, %error, protocol = S::PROTOCOL, "connection ended with an error");
+            }
+        }
+    })
+    .await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mail_session::driver::{accept_connection, drive, Handler};
-use mail_session::listener::{serve, ListenerOptions, LoginThrottle};
+use mail_session::listener::{serve_service, ConnectionService, ListenerOptions, LoginThrottle};
 use mail_session::workers::WorkerPool;
 use mailstore::{
     AccountName, AuthError, Directory, Expunge, MailStore, MailboxName, MaildropLock, Protocol,
@@ -93,7 +93,7 @@ impl Pop3Server {
         listener: TcpListener,
         shutdown: watch::Receiver<bool>,
     ) {
-        self.serve(listener, false, shutdown).await;
+        serve_service(self, listener, false, shutdown).await;
     }
 
     /// Serves an implicit-TLS listener (pop3s) until `shutdown`.
@@ -102,29 +102,30 @@ impl Pop3Server {
         listener: TcpListener,
         shutdown: watch::Receiver<bool>,
     ) {
-        self.serve(listener, true, shutdown).await;
+        serve_service(self, listener, true, shutdown).await;
+    }
+}
+
+/// One connection's service state.
+struct Pop3Connection {
+    server: Arc<Pop3Server>,
+    peer: IpAddr,
+    account: Option<AccountName>,
+    lock: Option<MaildropLock>,
+    /// Each message's UID and whether its line ends are all CR LF.
+    uids: Vec<(Uid, bool)>,
+    reader: Option<Box<dyn Read + Send>>,
+    first_chunk: Option<Vec<u8>>,
+}
+
+impl ConnectionService for Pop3Server {
+    const PROTOCOL: &'static str = "POP3";
+
+    fn listener_options(&self) -> ListenerOptions {
+        self.config.listener
     }
 
-    async fn serve(
-        self: Arc<Self>,
-        listener: TcpListener,
-        implicit_tls: bool,
-        shutdown: watch::Receiver<bool>,
-    ) {
-        let options = self.config.listener;
-        serve(listener, options, shutdown, move |tcp, peer, stop| {
-            let server = self.clone();
-            async move {
-                if let Err(error) = server.connection(tcp, peer, implicit_tls, stop).await {
-                    tracing::debug!(%peer, %error, "POP3 connection ended with an error");
-                }
-            }
-        })
-        .await;
-    }
-
-    /// Runs one connection to its end.
-    pub async fn connection(
+    async fn connection(
         self: Arc<Self>,
         tcp: TcpStream,
         peer: SocketAddr,
@@ -160,18 +161,6 @@ impl Pop3Server {
         .await?;
         Ok(())
     }
-}
-
-/// One connection's service state.
-struct Pop3Connection {
-    server: Arc<Pop3Server>,
-    peer: IpAddr,
-    account: Option<AccountName>,
-    lock: Option<MaildropLock>,
-    /// Each message's UID and whether its line ends are all CR LF.
-    uids: Vec<(Uid, bool)>,
-    reader: Option<Box<dyn Read + Send>>,
-    first_chunk: Option<Vec<u8>>,
 }
 
 /// Runs blocking store work off the async threads.

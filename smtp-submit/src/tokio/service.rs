@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use mail_session::driver::{accept_connection, drive, Handler};
-use mail_session::listener::{serve, ListenerOptions, LoginThrottle};
+use mail_session::listener::{serve_service, ConnectionService, ListenerOptions, LoginThrottle};
 use mail_session::workers::WorkerPool;
 use mailstore::{AuthError, Directory, Protocol};
 use tokio::net::{TcpListener, TcpStream};
@@ -100,7 +100,7 @@ impl SubmissionServer {
         listener: TcpListener,
         shutdown: watch::Receiver<bool>,
     ) {
-        self.serve(listener, false, shutdown).await;
+        serve_service(self, listener, false, shutdown).await;
     }
 
     /// Serves an implicit-TLS listener (port 465 style, RFC 8314) until `shutdown`.
@@ -109,29 +109,22 @@ impl SubmissionServer {
         listener: TcpListener,
         shutdown: watch::Receiver<bool>,
     ) {
-        self.serve(listener, true, shutdown).await;
+        serve_service(self, listener, true, shutdown).await;
     }
 
-    async fn serve(
-        self: Arc<Self>,
-        listener: TcpListener,
-        implicit_tls: bool,
-        shutdown: watch::Receiver<bool>,
-    ) {
-        let options = self.config.listener;
-        serve(listener, options, shutdown, move |tcp, peer, stop| {
-            let server = self.clone();
-            async move {
-                if let Err(error) = server.connection(tcp, peer, implicit_tls, stop).await {
-                    tracing::debug!(%peer, %error, "submission connection ended with an error");
-                }
-            }
-        })
-        .await;
+    fn message_id(&self) -> String {
+        format!("{:x}", self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl ConnectionService for SubmissionServer {
+    const PROTOCOL: &'static str = "submission";
+
+    fn listener_options(&self) -> ListenerOptions {
+        self.config.listener
     }
 
-    /// Runs one connection to its end.
-    pub async fn connection(
+    async fn connection(
         self: Arc<Self>,
         tcp: TcpStream,
         peer: SocketAddr,
@@ -163,10 +156,6 @@ impl SubmissionServer {
         )
         .await?;
         Ok(())
-    }
-
-    fn message_id(&self) -> String {
-        format!("{:x}", self.next_id.fetch_add(1, Ordering::Relaxed))
     }
 }
 
