@@ -13,7 +13,9 @@ use smtp_submit::tokio::{Smarthost, StoreRouter, SubmissionServer, SubmissionSer
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use mail_session::listener::{ListenerOptions, LoginThrottle, Shutdown};
+use mail_session::listener::{
+    serve_service, ConnectionService, ListenerOptions, LoginThrottle, Shutdown,
+};
 use mail_session::login_delay::LoginDelayPolicy;
 use mail_session::tls::{self, TlsSetupError};
 use mailstore::{
@@ -237,23 +239,7 @@ pub async fn start(prepared: &Prepared, shutdown: &Shutdown) -> Result<Running, 
             },
         );
         let addresses = (&config.pop3.listen, &config.pop3.listen_tls);
-        listen(
-            &mut running,
-            "POP3",
-            addresses,
-            shutdown,
-            move |listener, implicit_tls, stop| {
-                let server = server.clone();
-                async move {
-                    if implicit_tls {
-                        server.serve_tls(listener, stop).await
-                    } else {
-                        server.serve_plain(listener, stop).await
-                    }
-                }
-            },
-        )
-        .await?;
+        listen(&mut running, "POP3", server, addresses, shutdown).await?;
     }
     if config.submission.enabled {
         let submission = &config.submission;
@@ -301,39 +287,19 @@ pub async fn start(prepared: &Prepared, shutdown: &Shutdown) -> Result<Running, 
             },
         );
         let addresses = (&submission.listen, &submission.listen_tls);
-        listen(
-            &mut running,
-            "submission",
-            addresses,
-            shutdown,
-            move |listener, implicit_tls, stop| {
-                let server = server.clone();
-                async move {
-                    if implicit_tls {
-                        server.serve_tls(listener, stop).await
-                    } else {
-                        server.serve_plain(listener, stop).await
-                    }
-                }
-            },
-        )
-        .await?;
+        listen(&mut running, "submission", server, addresses, shutdown).await?;
     }
     Ok(running)
 }
 
-/// Binds a protocol's plain and implicit-TLS listeners and runs `serve` on each.
-async fn listen<F, Fut>(
+/// Binds a protocol's plain and implicit-TLS listeners and serves each with `server`.
+async fn listen<S: ConnectionService>(
     running: &mut Running,
     protocol: &'static str,
+    server: Arc<S>,
     (plain, implicit): (&Vec<SocketAddr>, &Vec<SocketAddr>),
     shutdown: &Shutdown,
-    serve: F,
-) -> Result<(), StartError>
-where
-    F: Fn(TcpListener, bool, tokio::sync::watch::Receiver<bool>) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
+) -> Result<(), StartError> {
     for (addresses, implicit_tls) in [(plain, false), (implicit, true)] {
         for &address in addresses {
             let listener = bind(address).await?;
@@ -345,9 +311,12 @@ where
                 address,
                 implicit_tls,
             });
-            running
-                .tasks
-                .spawn(serve(listener, implicit_tls, shutdown.subscribe()));
+            running.tasks.spawn(serve_service(
+                server.clone(),
+                listener,
+                implicit_tls,
+                shutdown.subscribe(),
+            ));
             tracing::info!(%address, implicit_tls, "{protocol} listening");
         }
     }

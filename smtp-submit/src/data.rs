@@ -16,8 +16,8 @@ use crate::types::{BodyType, Reply};
 /// policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ContentRules {
-    /// Most octets accepted (the smaller of the server's limit and nothing else: the declared
-    /// `SIZE=` is checked at MAIL).
+    /// Most octets accepted: the server's limit (a declared `SIZE=` was already checked
+    /// against it at MAIL).
     pub max_size: u64,
     /// The declared body type: 8-bit octets only with `8BITMIME` or `BINARYMIME`; line ends
     /// are not checked in `BINARYMIME`.

@@ -38,6 +38,10 @@
 //!   ([`server::Options::accept_undeclared_eight_bit`]): msmtp, curl and swaks send it, and
 //!   RFC 6152 binds the client, not the server. Turn the option off to refuse it with
 //!   `554 5.6.0`.
+//! - **Postmaster** (RFC 5321 section 4.5.1 requires it to be reachable): `StoreRouter`
+//!   delivers `<Postmaster>` and `postmaster@<local domain>` to the account named
+//!   `postmaster`, and refuses them (550 5.1.1) while no such account exists. Operators must
+//!   create it; the `mail-server` README says so.
 //! - **Message fixing** (RFC 6409 section 8: adding `Date:`/`Message-ID:`, rewriting
 //!   addresses) is not done: the message is delivered as the client sent it, with a
 //!   `Received:` trace field in front.

@@ -618,7 +618,8 @@ pub struct Reply {
 }
 
 impl Reply {
-    /// A one-line reply. CR, LF and NUL in `text` become spaces.
+    /// A one-line reply. CR, LF and NUL in `text` become spaces; a `code` that is not a
+    /// `Reply-code` becomes 451, and an impossible enhanced code is left out.
     pub fn new(code: u16, enhanced: Option<(u8, u16, u16)>, text: impl Into<String>) -> Reply {
         Reply {
             code: ReplyCode::try_from(code).unwrap_or(ReplyCode(451)),

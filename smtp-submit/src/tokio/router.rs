@@ -2,7 +2,7 @@
 //! to local accounts of a [`MailStore`] and relays everything else through a smarthost.
 
 use std::future::Future;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Seek, SeekFrom};
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -220,8 +220,8 @@ impl Router for StoreRouter {
 
     fn route(&self, recipient: &ForwardPath) -> RecipientRoute {
         let local_account = match recipient {
-            // RFC 5321 section 4.5.1: Postmaster is always accepted; it is the account
-            // named "postmaster".
+            // RFC 5321 section 4.5.1: Postmaster goes to the account named "postmaster"; the
+            // crate docs say an operator must create it.
             ForwardPath::Postmaster => Some("postmaster".to_string()),
             ForwardPath::Mailbox(mailbox) if self.is_local(&mailbox.domain) => {
                 Some(mailbox.local_part.as_str().to_ascii_lowercase())
@@ -272,8 +272,7 @@ impl Router for StoreRouter {
                         let mut file = file?;
                         for account in &accounts {
                             file.seek(SeekFrom::Start(0))?;
-                            let mut reader = (&mut file).take(u64::MAX);
-                            store.deliver(account, &mut reader)?;
+                            store.deliver(account, &mut file)?;
                         }
                         Ok(accounts.len())
                     })
