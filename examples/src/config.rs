@@ -44,6 +44,10 @@ pub struct Config {
     /// Allow USER/PASS, LOGIN and AUTH without TLS. For tests only: passwords would cross the
     /// network in the clear.
     pub allow_plaintext_auth: bool,
+    /// Seconds a successful password check is remembered, so that repeated logins of the
+    /// same account with the same password skip the argon2 check; 0 turns it off. Wrong
+    /// passwords always take the full check, and any change to the users file clears it.
+    pub login_cache_secs: u64,
     /// Create a `demo` account with a random password at first start and print it.
     pub demo_account: bool,
     /// Certificate and key.
@@ -65,6 +69,7 @@ impl Default for Config {
             users_file: None,
             hostname: "localhost".into(),
             allow_plaintext_auth: false,
+            login_cache_secs: 300,
             demo_account: false,
             tls: TlsConfig::default(),
             limits: LimitsConfig::default(),

@@ -92,7 +92,10 @@ pub fn prepare(config: &Config) -> Result<Prepared, StartError> {
         path: config.data_dir.clone(),
         source,
     })?;
-    let users = Arc::new(UsersFile::open(config.users_path())?);
+    let users = Arc::new(
+        UsersFile::open(config.users_path())?
+            .with_login_cache(Duration::from_secs(config.login_cache_secs)),
+    );
     let (certificate, private_key) = (config.certificate_path(), config.private_key_path());
     // The configured name, and the loopback names clients of a local server connect to.
     let mut names = vec![config.hostname.clone()];

@@ -25,12 +25,14 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::password_hash::PasswordHash;
 use thiserror::Error;
+
+use crate::login_cache::LoginCache;
+use crate::password;
+pub use crate::password::generate_password;
 
 use crate::names::{AccountName, NameError};
 
@@ -237,41 +239,11 @@ pub struct UsersFile {
     path: PathBuf,
     loaded: Mutex<Loaded>,
     dummy_hash: String,
+    login_cache: LoginCache,
 }
 
 fn hash_password(password: &str) -> Result<String, UsersFileError> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|error| UsersFileError::Hash(error.to_string()))
-}
-
-/// A fresh random password of 20 letters and digits (about 119 bits), for demo accounts and
-/// `user add` without a given password.
-pub fn generate_password() -> String {
-    use argon2::password_hash::rand_core::RngCore;
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-    let mut password = String::with_capacity(20);
-    while password.len() < 20 {
-        let byte = (OsRng.next_u32() & 0xff) as usize;
-        // Rejection sampling keeps every letter equally likely.
-        if byte < 256 - 256 % ALPHABET.len() {
-            password.push(ALPHABET[byte % ALPHABET.len()] as char);
-        }
-    }
-    password
-}
-
-fn verify_password(hash: &str, password: &str) -> bool {
-    // argon2 compares the digests in constant time.
-    PasswordHash::new(hash)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-        .unwrap_or(false)
+    password::hash(password).map_err(UsersFileError::Hash)
 }
 
 impl UsersFile {
@@ -281,9 +253,20 @@ impl UsersFile {
             path: path.into(),
             loaded: Mutex::new(Loaded::default()),
             dummy_hash: hash_password("not a password of anyone")?,
+            login_cache: LoginCache::new(Duration::ZERO),
         };
         users.reload_if_changed()?;
         Ok(users)
+    }
+
+    /// Remembers each successful password check for `ttl`, so that repeated logins of the
+    /// same account with the same password skip the argon2 check (off by default; zero turns
+    /// it off). What is kept is a keyed digest, forgotten when the users file changes; wrong
+    /// passwords always take the full check. See the module docs of the cache for the
+    /// trade-off.
+    pub fn with_login_cache(mut self, ttl: Duration) -> Self {
+        self.login_cache = LoginCache::new(ttl);
+        self
     }
 
     /// The file's path.
@@ -315,6 +298,7 @@ impl UsersFile {
         };
         loaded.users = self.parse(&text)?;
         loaded.modified = modified;
+        self.login_cache.forget_all();
         Ok(())
     }
 
@@ -397,6 +381,7 @@ impl UsersFile {
         self.save(&users)?;
         loaded.users = users;
         loaded.modified = self.modified();
+        self.login_cache.forget_all();
         Ok(result)
     }
 
@@ -493,10 +478,26 @@ impl Directory for UsersFile {
                 .get(&account)
                 .map(|record| (account, record.clone()))
         });
-        let hash = record
-            .as_ref()
-            .map_or(self.dummy_hash.as_str(), |(_, record)| record.hash.as_str());
-        let password_ok = verify_password(hash, password);
+        let now = Instant::now();
+        let password_ok = match &record {
+            Some((account, record))
+                if self
+                    .login_cache
+                    .recalls(account, password, &record.hash, now) =>
+            {
+                true
+            }
+            Some((account, record)) => {
+                let ok = password::verify(&record.hash, password);
+                if ok {
+                    self.login_cache
+                        .remember(account, password, &record.hash, now);
+                }
+                ok
+            }
+            // Unknown names cost the same check, so that timing does not tell which exist.
+            None => password::verify(&self.dummy_hash, password),
+        };
         if is_reserved(username) {
             return Err(AuthError::Refused(
                 "anonymous and guest logins are not allowed",
@@ -554,6 +555,49 @@ mod tests {
             users.authenticate("../alice", "correct horse", Protocol::Imap),
             Err(AuthError::InvalidCredentials)
         );
+    }
+
+    #[test]
+    fn the_login_cache_never_admits_a_wrong_or_changed_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let users = UsersFile::open(dir.path().join("users"))
+            .unwrap()
+            .with_login_cache(Duration::from_secs(600));
+        users
+            .add_user("alice", "first", AccessPolicy::default())
+            .unwrap();
+        assert!(users.authenticate("alice", "first", Protocol::Pop3).is_ok());
+        // Remembered now; still exact.
+        assert!(users.authenticate("alice", "first", Protocol::Pop3).is_ok());
+        assert_eq!(
+            users.authenticate("alice", "firs", Protocol::Pop3),
+            Err(AuthError::InvalidCredentials)
+        );
+        // Access is decided afresh each time, not remembered.
+        users
+            .set_policy("alice", |policy| policy.pop3 = false)
+            .unwrap();
+        assert_eq!(
+            users.authenticate("alice", "first", Protocol::Pop3),
+            Err(AuthError::ProtocolDisabled(Protocol::Pop3))
+        );
+        // A new password: the old one is refused at once.
+        users.set_password("alice", "second").unwrap();
+        assert_eq!(
+            users.authenticate("alice", "first", Protocol::Imap),
+            Err(AuthError::InvalidCredentials)
+        );
+        assert!(users
+            .authenticate("alice", "second", Protocol::Imap)
+            .is_ok());
+        // A change made by another process (mail-server user passwd) counts too.
+        let other = UsersFile::open(dir.path().join("users")).unwrap();
+        other.set_password("alice", "third").unwrap();
+        assert_eq!(
+            users.authenticate("alice", "second", Protocol::Imap),
+            Err(AuthError::InvalidCredentials)
+        );
+        assert!(users.authenticate("alice", "third", Protocol::Imap).is_ok());
     }
 
     #[test]

@@ -33,10 +33,12 @@
 
 pub mod changes;
 pub mod directory;
+mod login_cache;
 pub mod maildir;
 pub mod memory;
 pub mod message;
 pub mod names;
+mod password;
 pub mod store;
 
 pub use changes::{Change, ChangeSubscription};
