@@ -12,8 +12,7 @@ use smtp_submit::tokio::{Client, ClientConfig, ClientError, Envelope, Security};
 use smtp_submit::types::{
     BodyType, Domain, Extension, ForwardPath, MailParameters, Mailbox, RcptParameters, ReversePath,
 };
-use support::postfix_peer::Postfix;
-use support::{Server, PASSWORD};
+use support::{start_postfix, Server, PASSWORD};
 
 fn message(subject: &str) -> Vec<u8> {
     let mut message = format!(
@@ -68,7 +67,7 @@ fn envelope(from: &str, to: &str, body: Option<BodyType>) -> Envelope {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_client_submits_to_postfix() {
-    let Some(postfix) = Postfix::start() else {
+    let Some(postfix) = start_postfix() else {
         return;
     };
     let mut client = Client::connect(&client_config(postfix.port(), &postfix.certificate()))
@@ -109,7 +108,7 @@ async fn our_client_submits_to_postfix() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mail_server_relays_through_postfix_and_answers_250_only_after_it() {
-    let Some(postfix) = Postfix::start() else {
+    let Some(postfix) = start_postfix() else {
         return;
     };
     let section = format!(

@@ -6,16 +6,14 @@
 //! appended.
 //!
 //! Without `dovecot` or root the test prints a note and passes, unless `CI=true`, where that
-//! is a failure. The launcher is a trimmed copy of `mailstore/tests/dovecot_interop.rs`'s.
+//! is a failure. Dovecot is the private instance of `mail_testkit::dovecot`.
 
-use std::fs::{self, File};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpStream};
+use std::path::Path;
+use std::time::Duration;
+
+use mail_testkit::{dovecot, programs};
 
 use imap4_proto::encode::{self, Fragment, LiteralPolicy};
 use imap4_proto::framing::{Frame, Framer, FramerOptions, Role};
@@ -24,193 +22,26 @@ use imap4_proto::types::{
     Command, CommandBody, Data, MessageDataItem, Payload, Response, StatusKind, Tag,
 };
 
-const MAIL_UID: u32 = 5000;
-const MAIL_GID: u32 = 5000;
 const USER: &str = "alice";
 const PASSWORD: &str = "capture-secret";
 
-fn dovecot_binary() -> Option<PathBuf> {
-    let root = fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0);
-    let found = ["/usr/sbin/dovecot", "/usr/local/sbin/dovecot"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|path| path.is_file());
-    match found {
-        Some(path) if root => Some(path),
-        found => {
-            let note = format!(
-                "Dovecot capture test needs dovecot (found: {found:?}) and root (root: {root})"
-            );
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("{note}; CI=true, so this is a failure");
-            }
-            eprintln!("SKIPPED: {note}");
-            None
-        }
-    }
-}
-
-/// A running Dovecot, stopped by its pid when dropped.
-struct Dovecot {
-    port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl Dovecot {
-    fn start(binary: &Path, dir: &Path) -> Dovecot {
-        for path in [dir.join("home"), dir.join("mail")] {
-            fs::create_dir_all(&path).unwrap();
-            std::os::unix::fs::lchown(&path, Some(MAIL_UID), Some(MAIL_GID)).unwrap();
-        }
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let config = dir.join("dovecot.conf");
-            fs::write(&config, config_text(dir, port)).unwrap();
-            let output = File::create(dir.join("master.out")).unwrap();
-            let child = Process::new(binary)
-                .arg("-F")
-                .arg("-c")
-                .arg(&config)
-                .stdin(Stdio::null())
-                .stdout(output.try_clone().unwrap())
-                .stderr(output)
-                .spawn()
-                .expect("spawn dovecot");
-            let mut dovecot = Dovecot {
-                port,
-                dir: dir.to_path_buf(),
-                child: Some(child),
-            };
-            match dovecot.wait_until_ready() {
-                Ok(()) => return dovecot,
-                Err(problem) => {
-                    let logs = dovecot.logs();
-                    drop(dovecot);
-                    if attempt < 3 && logs.contains("Address already in use") {
-                        continue;
-                    }
-                    panic!("{problem}:\n{logs}");
-                }
-            }
-        }
-    }
-
-    fn wait_until_ready(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
-        loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    self.child = None;
-                    return Err(format!("dovecot exited at start ({status})"));
-                }
-            }
-            if let Ok(stream) = TcpStream::connect_timeout(&address, Duration::from_secs(1)) {
-                stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
-                let mut greeting = String::new();
-                if BufReader::new(stream).read_line(&mut greeting).is_ok()
-                    && greeting.starts_with("* OK")
-                {
-                    return Ok(());
-                }
-            }
-            if Instant::now() >= deadline {
-                return Err(format!("dovecot did not greet on {address} within 30 s"));
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn logs(&self) -> String {
-        let master = fs::read_to_string(self.dir.join("master.out")).unwrap_or_default();
-        let log = fs::read_to_string(self.dir.join("dovecot.log")).unwrap_or_default();
-        format!("--- master output ---\n{master}--- dovecot.log ---\n{log}")
-    }
-}
-
-impl Drop for Dovecot {
-    fn drop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let _ = Process::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
-/// The complete configuration; nothing from /etc/dovecot is read.
-fn config_text(dir: &Path, port: u16) -> String {
-    let dir = dir.display();
-    format!(
-        r#"# Written by imap4-proto/tests/dovecot_capture.rs.
-protocols = imap
-listen = 127.0.0.1
-base_dir = {dir}/run
-state_dir = {dir}/state
-instance_name = imap4-proto-capture-{port}
-log_path = {dir}/dovecot.log
-info_log_path = {dir}/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-first_valid_uid = {MAIL_UID}
-last_valid_uid = {MAIL_UID}
-first_valid_gid = {MAIL_GID}
-last_valid_gid = {MAIL_GID}
-mail_location = maildir:{dir}/mail/%u
-mail_save_crlf = yes
-namespace inbox {{
-  inbox = yes
-  separator = /
-  prefix =
-  mailbox Sent {{
-    special_use = \Sent
-    auto = create
-  }}
-  mailbox Trash {{
-    special_use = \Trash
-    auto = subscribe
-  }}
-}}
-passdb {{
-  driver = static
-  args = password={PASSWORD}
-}}
-userdb {{
-  driver = static
-  args = uid={MAIL_UID} gid={MAIL_GID} home={dir}/home/%u
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-"#
+/// Dovecot's imapd with a configuration of this test (nothing from /etc/dovecot is read), its
+/// Maildirs in `<dir>/mail`; stopped when dropped.
+fn start_dovecot(binary: &Path, dir: &Path) -> dovecot::Dovecot {
+    let config = dovecot::Config::new(
+        "imap4-proto/tests/dovecot_capture.rs",
+        dovecot::Protocol::Imap,
+        dir.join("mail"),
+        dovecot::Passdb::Static(PASSWORD.into()),
     )
+    .instance_prefix("imap4-proto-capture")
+    .mechanisms("plain login")
+    .setting("mail_save_crlf", "yes")
+    .namespace_line("separator = /")
+    .namespace_line("prefix =")
+    .namespace_line("mailbox Sent {\n    special_use = \\Sent\n    auto = create\n  }")
+    .namespace_line("mailbox Trash {\n    special_use = \\Trash\n    auto = subscribe\n  }");
+    dovecot::Dovecot::start(binary, dir, &config).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A client that records and parses every octet the server sends.
@@ -354,13 +185,12 @@ fn append(mailbox: &str, message: &[u8]) -> CommandBody {
 
 #[test]
 fn every_command_in_scope_against_dovecot_parses() {
-    let Some(binary) = dovecot_binary() else {
+    let Some(binary) = programs::require_as_root("Dovecot capture test", "dovecot") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let dovecot = Dovecot::start(&binary, dir.path());
-    let mut client = Client::connect(dovecot.port);
+    let dir = dovecot::traversable_tempdir();
+    let dovecot = start_dovecot(&binary, dir.path());
+    let mut client = Client::connect(dovecot.port());
 
     client.ok("CAPABILITY");
     client.ok("NOOP");

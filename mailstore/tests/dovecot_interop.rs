@@ -12,32 +12,26 @@
 //! 3. [`subscriptions_interoperate_with_dovecot`]: LSUB through Dovecot and our store's
 //!    subscriptions must agree, whichever of the two wrote the `subscriptions` file.
 //!
-//! Dovecot runs as a child (`dovecot -F -c <tempdir>/dovecot.conf`) listening on a free
-//! loopback port, with every path (base_dir, state_dir, logs, home) inside the test's tempdir;
-//! a drop guard stops it even when an assertion fails. Without `dovecot` or `python3` the tests
+//! Dovecot runs as a child (`dovecot -F -c <tempdir>/dovecot.conf`, `mail_testkit::dovecot`)
+//! listening on a free loopback port, with every path (base_dir, state_dir, logs, home) inside
+//! the test's tempdir; a drop guard stops it even when an assertion fails. Without `dovecot` or `python3` the tests
 //! print a note and pass, unless `CI=true`, where that is a failure.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::fs::{self, File};
-use std::io::{BufRead, BufReader, Read};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread;
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use mail_testkit::{dovecot, programs};
 use mailstore::{
     AccountName, AppendOptions, Expunge, Flag, FlagOperation, Flags, MailStore, MailboxName,
     MaildirStore,
 };
 
 const USER: &str = "alice";
-/// The owner of the Maildir while Dovecot runs, and the uid/gid of its mail processes (which
-/// may not be root). No account by that number needs to exist.
-const MAIL_UID: u32 = 5000;
-const MAIL_GID: u32 = 5000;
 const PASSWORD: &str = "interop-secret";
 /// 2024-03-01 12:00:00 UTC.
 const MARCH_2024: u64 = 1_709_294_400;
@@ -50,38 +44,22 @@ struct Tools {
     python: PathBuf,
 }
 
-fn executable(path: &Path) -> bool {
-    fs::metadata(path).is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-}
-
-fn find_program(name: &str, extra_dirs: &[&str]) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(extra_dirs.iter().map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|candidate| executable(candidate))
-}
-
 /// `dovecot` and `python3`, or `None` (after a note) where they are missing. On CI
 /// (`CI=true`) a missing tool fails the test instead: the interop proof must not be skipped
 /// silently there.
 fn tools() -> Option<Tools> {
-    let dovecot = find_program("dovecot", &["/usr/sbin", "/usr/local/sbin"]);
-    let python = find_program("python3", &[]);
+    let dovecot = programs::find("dovecot");
+    let python = programs::find("python3");
     // The Dovecot master must start as root (it switches to its internal users and the mail
-    // uid), and the test chowns the Maildir; /proc/self belongs to the effective uid.
-    let root = fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0);
+    // uid), and the test chowns the Maildir.
+    let root = programs::is_root();
     match (dovecot, python) {
         (Some(dovecot), Some(python)) if root => Some(Tools { dovecot, python }),
         (dovecot, python) => {
-            let note = format!(
+            programs::skip_or_fail(&format!(
                 "Dovecot interop test needs dovecot (found: {dovecot:?}), python3 (found: \
                  {python:?}) and to run as root (root: {root})"
-            );
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("{note}; CI=true, so this is a failure");
-            }
-            eprintln!("SKIPPED: {note}");
+            ));
             None
         }
     }
@@ -90,150 +68,48 @@ fn tools() -> Option<Tools> {
 // ---------------------------------------------------------------------------------------------
 // Dovecot as a child process
 
-/// A running Dovecot; stopped (SIGTERM to the master's pid, SIGKILL if it is still there after
-/// 15 s) when dropped, so a failing assertion does not leave it behind.
-struct Dovecot {
-    dir: PathBuf,
-    port: u16,
-    child: Option<Child>,
+/// A running Dovecot (the test kit's private instance, stopped when dropped, so a failing
+/// assertion does not leave it behind) and the imaplib client that talks to it.
+struct Dovecot(dovecot::Dovecot);
+
+impl std::ops::Deref for Dovecot {
+    type Target = dovecot::Dovecot;
+
+    fn deref(&self) -> &dovecot::Dovecot {
+        &self.0
+    }
 }
 
-fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a free port");
-    listener.local_addr().expect("local address").port()
+impl std::ops::DerefMut for Dovecot {
+    fn deref_mut(&mut self) -> &mut dovecot::Dovecot {
+        &mut self.0
+    }
 }
 
 impl Dovecot {
-    /// Starts Dovecot serving `<mail_root>/<user>` as each user's Maildir; its own files go to
-    /// `dir`. A port taken by someone else between [`free_port`] and Dovecot's bind is retried
-    /// with another.
+    /// Starts Dovecot's imapd serving `<mail_root>/<user>` as each user's Maildir; its own
+    /// files go to `dir`.
     fn start(binary: &Path, dir: &Path, mail_root: &Path) -> Dovecot {
-        fs::create_dir_all(dir.join("home")).expect("create dovecot dir");
-        hand_to_mail_user(&dir.join("home"));
-        hand_to_mail_user(mail_root);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let port = free_port();
-            let config = dir.join("dovecot.conf");
-            fs::write(&config, config_text(dir, mail_root, port)).expect("write dovecot.conf");
-            // The log is per attempt, so that complaints are about this run only.
-            let _ = fs::remove_file(dir.join("dovecot.log"));
-            let output = File::create(dir.join("master.out")).expect("create master.out");
-            let child = Command::new(binary)
-                .arg("-F")
-                .arg("-c")
-                .arg(&config)
-                .stdin(Stdio::null())
-                .stdout(output.try_clone().expect("clone file"))
-                .stderr(output)
-                .spawn()
-                .expect("spawn dovecot");
-            let mut dovecot = Dovecot {
-                dir: dir.to_path_buf(),
-                port,
-                child: Some(child),
-            };
-            match dovecot.wait_until_ready() {
-                Ok(()) => return dovecot,
-                Err(problem) => {
-                    let logs = dovecot.logs();
-                    drop(dovecot);
-                    if attempt < 3 && logs.contains("Address already in use") {
-                        continue;
-                    }
-                    panic!("{problem}:\n{logs}");
-                }
-            }
-        }
-    }
-
-    /// Waits for the IMAP greeting on the port.
-    fn wait_until_ready(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
-        loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    self.child = None;
-                    return Err(format!("dovecot exited at start ({status})"));
-                }
-            }
-            if let Ok(stream) = TcpStream::connect_timeout(&address, Duration::from_secs(1)) {
-                stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
-                let mut greeting = String::new();
-                if BufReader::new(stream).read_line(&mut greeting).is_ok()
-                    && greeting.starts_with("* OK")
-                {
-                    return Ok(());
-                }
-            }
-            if Instant::now() >= deadline {
-                return Err(format!("dovecot did not greet on {address} within 30 s"));
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Stops Dovecot and waits for it to exit; does nothing if it is stopped already.
-    fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        // SIGTERM (a clean shutdown: the master stops its service processes) to the master we
-        // started, by its pid. (`dovecot stop` does the same but then polls for ~3 s.)
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-
-    /// The master's output and Dovecot's log.
-    fn logs(&self) -> String {
-        let master = fs::read_to_string(self.dir.join("master.out")).unwrap_or_default();
-        format!(
-            "--- master output ---\n{master}--- dovecot.log ---\n{}",
-            self.log()
+        // The mail processes run as the kit's unprivileged MAIL_UID/MAIL_GID, which owns the
+        // Maildir (the kit chowns it before each start). The account's Maildir is
+        // <root>/<user>, exactly where MaildirStore keeps it; Dovecot's default Maildir++
+        // layout stores folder "a/b" as ".a.b", each level in modified UTF-7.
+        let config = dovecot::Config::new(
+            "mailstore/tests/dovecot_interop.rs",
+            dovecot::Protocol::Imap,
+            mail_root,
+            dovecot::Passdb::Static(PASSWORD.into()),
         )
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(self.dir.join("dovecot.log")).unwrap_or_default()
-    }
-
-    /// Errors and warnings Dovecot logged (about our files, for instance a broken uidlist).
-    fn complaints(&self) -> Vec<String> {
-        self.log()
-            .lines()
-            .filter(|line| {
-                [": Warning: ", ": Error: ", ": Fatal: ", ": Panic: "]
-                    .iter()
-                    .any(|level| line.contains(level))
-            })
-            // The master's note that it got our SIGTERM.
-            .filter(|line| !line.contains("Killed with signal"))
-            .map(str::to_string)
-            .collect()
-    }
-
-    fn assert_no_complaints(&self) {
-        let complaints = self.complaints();
-        assert!(
-            complaints.is_empty(),
-            "Dovecot complained:\n{}",
-            complaints.join("\n")
-        );
+        .instance_prefix("mailstore-interop")
+        .mechanisms("plain login")
+        // Dovecot saves APPENDed messages with bare LF line endings by default; with this it
+        // keeps the CRLF the client sent, so the bodies compare byte for byte (not after
+        // normalizing). (With the default, MaildirStore reads those LF-only files as they are,
+        // with the S= size, while Dovecot serves them with CRLF and the W= size.)
+        .setting("mail_save_crlf", "yes")
+        .namespace_line("separator = /")
+        .namespace_line("prefix =");
+        Dovecot(dovecot::Dovecot::start(binary, dir, &config).unwrap_or_else(|e| panic!("{e}")))
     }
 
     /// Runs the imaplib client against this Dovecot as `alice` and parses what it printed.
@@ -249,7 +125,7 @@ impl Dovecot {
             .arg(&script)
             .arg(mode)
             .arg("127.0.0.1")
-            .arg(self.port.to_string())
+            .arg(self.port().to_string())
             .arg(user)
             .arg(PASSWORD);
         if let Some(spec) = spec {
@@ -267,90 +143,6 @@ impl Dovecot {
         ServerView::parse(&text)
     }
 }
-
-impl Drop for Dovecot {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// The complete Dovecot configuration; nothing from /etc/dovecot is read.
-fn config_text(dir: &Path, mail_root: &Path, port: u16) -> String {
-    let dir = dir.display();
-    let root = mail_root.display();
-    format!(
-        r#"# Written by mailstore/tests/dovecot_interop.rs.
-protocols = imap
-listen = 127.0.0.1
-base_dir = {dir}/run
-state_dir = {dir}/state
-instance_name = mailstore-interop-{port}
-log_path = {dir}/dovecot.log
-info_log_path = {dir}/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-# Dovecot 2.3 will not access mail as root at all: uid 0 from a userdb is refused ("userdb
-# returned 0 as uid") and mail_uid = root fails with "Mail access not allowed for root", even
-# with first_valid_uid = 0. So the mail processes run as an unprivileged uid/gid that owns the
-# Maildir (the test chowns it before each start), as a real deployment's vmail user would.
-first_valid_uid = {MAIL_UID}
-last_valid_uid = {MAIL_UID}
-first_valid_gid = {MAIL_GID}
-last_valid_gid = {MAIL_GID}
-# The account's Maildir is <root>/<user>, exactly where MaildirStore keeps it; Dovecot's
-# default Maildir++ layout stores folder "a/b" as ".a.b", each level in modified UTF-7.
-mail_location = maildir:{root}/%u
-# Dovecot saves APPENDed messages with bare LF line endings by default; with this it keeps the
-# CRLF the client sent, so the bodies compare byte for byte (not after normalizing). (With the
-# default, MaildirStore reads those LF-only files as they are, with the S= size, while Dovecot
-# serves them with CRLF and the W= size.)
-mail_save_crlf = yes
-namespace inbox {{
-  inbox = yes
-  separator = /
-  prefix =
-}}
-passdb {{
-  driver = static
-  args = password={PASSWORD}
-}}
-userdb {{
-  driver = static
-  args = uid={MAIL_UID} gid={MAIL_GID} home={dir}/home/%u
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-"#
-    )
-}
-
-/// Gives `path` and everything below it to the mail uid/gid, as Dovecot's mail processes run
-/// with those (our store, running as root, may have created files since the last start).
-fn hand_to_mail_user(path: &Path) {
-    std::os::unix::fs::lchown(path, Some(MAIL_UID), Some(MAIL_GID)).expect("chown");
-    if fs::symlink_metadata(path).expect("stat").is_dir() {
-        for entry in fs::read_dir(path).expect("read dir") {
-            hand_to_mail_user(&entry.expect("dir entry").path());
-        }
-    }
-}
-
-/// A directory for Dovecot's runtime files, traversable by its unprivileged `dovecot` and
-/// `dovenull` processes (a tempdir is created 0700).
-fn open_tempdir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod tempdir");
-    dir
-}
-
 // ---------------------------------------------------------------------------------------------
 // What a server shows, and comparing two such views
 
@@ -820,7 +612,7 @@ fn dovecot_reads_our_maildir() {
         return;
     };
     let started = Instant::now();
-    let temp = open_tempdir();
+    let temp = dovecot::traversable_tempdir();
     let mail_root = temp.path().join("mail");
     let account = AccountName::try_from(USER).expect("account name");
     let store = MaildirStore::open(&mail_root).expect("open store");
@@ -1022,7 +814,7 @@ fn we_read_what_dovecot_wrote() {
         return;
     };
     let started = Instant::now();
-    let temp = open_tempdir();
+    let temp = dovecot::traversable_tempdir();
     let mail_root = temp.path().join("mail");
     fs::create_dir_all(&mail_root).expect("create mail root");
     let account = AccountName::try_from(USER).expect("account name");
@@ -1223,7 +1015,7 @@ fn subscriptions_interoperate_with_dovecot() {
     let Some(tools) = tools() else {
         return;
     };
-    let temp = open_tempdir();
+    let temp = dovecot::traversable_tempdir();
     let mail_root = temp.path().join("mail");
     let store = MaildirStore::open(&mail_root).expect("open store");
     let mut problems = Vec::new();

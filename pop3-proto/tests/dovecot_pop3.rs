@@ -20,21 +20,20 @@
 //! from 127.0.0.1, and Dovecot treats us as the remote client we model. The pop3s listener is
 //! on 127.0.0.1.
 //!
-//! Dovecot runs as a child (`dovecot -F -c <tempdir>/dovecot.conf`) with every path inside the
-//! test's tempdir, mail processes as uid/gid 5000, and a drop guard that stops it. Without
+//! Dovecot runs as a child (`dovecot -F -c <tempdir>/dovecot.conf`, `mail_testkit::dovecot`)
+//! with every path inside the test's tempdir, mail processes as uid/gid 5000, and a drop guard that stops it. Without
 //! `dovecot` or root the tests print a note and pass, unless `CI=true`.
 #![cfg(feature = "tokio")]
 
-use std::fs::{self, File};
+use std::fs;
 use std::future::Future;
-use std::io::{BufRead, BufReader, Read};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::io::Read;
+use std::net::Ipv4Addr;
+use std::path::Path;
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
+
+use mail_testkit::{dovecot, programs};
 
 use mail_session::listener::{LoginThrottle, Shutdown};
 use mail_session::login_delay::LoginDelayPolicy;
@@ -50,9 +49,6 @@ use pop3_proto::types::ResponseCode;
 
 const USER: &str = "alice";
 const PASSWORD: &str = "pop3-interop-secret";
-/// Owner of the Maildir while Dovecot runs and uid/gid of its mail processes (not root).
-const MAIL_UID: u32 = 5000;
-const MAIL_GID: u32 = 5000;
 /// The STLS listener's address: not the client's source address (see the module docs).
 const STLS_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 const IMPLICIT_IP: Ipv4Addr = Ipv4Addr::LOCALHOST;
@@ -60,184 +56,46 @@ const IMPLICIT_IP: Ipv4Addr = Ipv4Addr::LOCALHOST;
 // ---------------------------------------------------------------------------------------------
 // Dovecot as a child process
 
-/// The `dovecot` binary, or `None` (after a note) when it is missing or we are not root; on CI
-/// (`CI=true`) that is a failure instead.
-fn dovecot_binary() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let binary = std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/local/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join("dovecot"))
-        .find(|candidate| {
-            fs::metadata(candidate)
-                .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-        });
-    // The master must start as root; /proc/self belongs to the effective uid.
-    let root = fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0);
-    match binary {
-        Some(binary) if root => Some(binary),
-        binary => {
-            let note = format!(
-                "Dovecot POP3 interop needs dovecot (found: {binary:?}) and root (root: {root})"
-            );
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("{note}; CI=true, so this is a failure");
-            }
-            eprintln!("SKIPPED: {note}");
-            None
-        }
-    }
-}
-
-fn free_port(ip: Ipv4Addr) -> u16 {
-    let listener = TcpListener::bind((ip, 0)).expect("bind a free port");
-    listener.local_addr().expect("local address").port()
-}
-
-/// Gives `path` and everything below it to the mail uid/gid (our store runs as root).
-fn hand_to_mail_user(path: &Path) {
-    std::os::unix::fs::lchown(path, Some(MAIL_UID), Some(MAIL_GID)).expect("chown");
-    if fs::symlink_metadata(path).expect("stat").is_dir() {
-        for entry in fs::read_dir(path).expect("read dir") {
-            hand_to_mail_user(&entry.expect("dir entry").path());
-        }
-    }
-}
-
-/// A running Dovecot, stopped (SIGTERM to the master we started, then SIGKILL) when dropped.
+/// A running Dovecot (the test kit's private instance, stopped when dropped) and a TLS client
+/// configuration trusting its certificate.
 struct Dovecot {
-    dir: PathBuf,
-    stls: SocketAddr,
-    implicit: SocketAddr,
+    inner: dovecot::Dovecot,
     client_tls: Arc<rustls::ClientConfig>,
-    child: Option<Child>,
 }
 
 impl Dovecot {
     /// Starts Dovecot serving `<mail_root>/<user>`; its own files go to `dir`.
     fn start(binary: &Path, dir: &Path, mail_root: &Path) -> Dovecot {
-        fs::create_dir_all(dir.join("home")).expect("create dovecot dir");
+        fs::create_dir_all(dir).expect("create dovecot dir");
         let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
         tls::ensure_self_signed(&cert, &key, &["localhost".into()]).expect("certificate");
         let client_tls = tls::client_config_trusting(&cert).expect("client TLS config");
-        hand_to_mail_user(&dir.join("home"));
-        hand_to_mail_user(mail_root);
-        for attempt in 1.. {
-            let stls = SocketAddr::from((STLS_IP, free_port(STLS_IP)));
-            let implicit = SocketAddr::from((IMPLICIT_IP, free_port(IMPLICIT_IP)));
-            let config = dir.join("dovecot.conf");
-            fs::write(&config, config_text(dir, mail_root, stls, implicit)).expect("config");
-            let _ = fs::remove_file(dir.join("dovecot.log"));
-            let output = File::create(dir.join("master.out")).expect("create master.out");
-            let child = Command::new(binary)
-                .arg("-F")
-                .arg("-c")
-                .arg(&config)
-                .stdin(Stdio::null())
-                .stdout(output.try_clone().expect("clone file"))
-                .stderr(output)
-                .spawn()
-                .expect("spawn dovecot");
-            let mut dovecot = Dovecot {
-                dir: dir.to_path_buf(),
-                stls,
-                implicit,
-                client_tls: client_tls.clone(),
-                child: Some(child),
-            };
-            match dovecot.wait_until_ready() {
-                Ok(()) => return dovecot,
-                Err(problem) => {
-                    let logs = dovecot.logs();
-                    drop(dovecot);
-                    if attempt < 3 && logs.contains("Address already in use") {
-                        continue;
-                    }
-                    panic!("{problem}:\n{logs}");
-                }
-            }
-        }
-        unreachable!()
-    }
-
-    /// Waits for the POP3 greeting on the STLS port.
-    fn wait_until_ready(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                self.child = None;
-                return Err(format!("dovecot exited at start ({status})"));
-            }
-            if let Ok(stream) = TcpStream::connect_timeout(&self.stls, Duration::from_secs(1)) {
-                stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
-                let mut greeting = String::new();
-                if BufReader::new(stream).read_line(&mut greeting).is_ok()
-                    && greeting.starts_with("+OK")
-                {
-                    return Ok(());
-                }
-            }
-            if Instant::now() >= deadline {
-                return Err(format!("dovecot did not greet on {} in 20 s", self.stls));
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Stops Dovecot and waits for it to exit.
-    fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-
-    fn logs(&self) -> String {
-        let read = |name: &str| fs::read_to_string(self.dir.join(name)).unwrap_or_default();
-        format!(
-            "--- master output ---\n{}--- dovecot.log ---\n{}",
-            read("master.out"),
-            read("dovecot.log")
+        let config = dovecot::Config::new(
+            "pop3-proto/tests/dovecot_pop3.rs",
+            dovecot::Protocol::Pop3,
+            mail_root,
+            dovecot::Passdb::Static(PASSWORD.into()),
         )
-    }
-
-    /// Errors and warnings Dovecot logged (our SIGTERM aside).
-    fn assert_no_complaints(&self) {
-        let log = fs::read_to_string(self.dir.join("dovecot.log")).unwrap_or_default();
-        let complaints: Vec<&str> = log
-            .lines()
-            .filter(|line| {
-                [": Warning: ", ": Error: ", ": Fatal: ", ": Panic: "]
-                    .iter()
-                    .any(|level| line.contains(level))
-            })
-            .filter(|line| !line.contains("Killed with signal"))
-            .collect();
-        assert!(
-            complaints.is_empty(),
-            "Dovecot complained:\n{}",
-            complaints.join("\n")
-        );
+        .instance_prefix("pop3-interop")
+        .plain_listener(STLS_IP)
+        .implicit_tls_listener(IMPLICIT_IP)
+        .tls(cert, key)
+        .plaintext_auth(false)
+        .setting("auth_failure_delay", "0")
+        .setting("pop3_uidl_format", "%08Xu%08Xv")
+        .start_timeout(Duration::from_secs(20));
+        let inner = dovecot::Dovecot::start(binary, dir, &config).unwrap_or_else(|e| panic!("{e}"));
+        Dovecot { inner, client_tls }
     }
 
     fn config(&self, security: Security) -> ClientConfig {
         ClientConfig {
             address: match security {
-                Security::ImplicitTls => self.implicit,
-                _ => self.stls,
+                Security::ImplicitTls => self
+                    .inner
+                    .implicit_tls_address()
+                    .expect("an implicit-TLS listener"),
+                _ => self.inner.address(),
             },
             server_name: "localhost".into(),
             security,
@@ -255,77 +113,15 @@ impl Dovecot {
     async fn login(&self, security: Security) -> Client {
         let mut client = within(Client::connect(&self.config(security)))
             .await
-            .unwrap_or_else(|error| panic!("connect ({security:?}): {error}\n{}", self.logs()));
+            .unwrap_or_else(|error| {
+                panic!("connect ({security:?}): {error}\n{}", self.inner.logs())
+            });
         assert!(client.is_tls(), "{security:?} is encrypted");
         within(client.login(USER, PASSWORD))
             .await
-            .unwrap_or_else(|error| panic!("login ({security:?}): {error}\n{}", self.logs()));
+            .unwrap_or_else(|error| panic!("login ({security:?}): {error}\n{}", self.inner.logs()));
         client
     }
-}
-
-impl Drop for Dovecot {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// The complete configuration; nothing from /etc/dovecot is read.
-fn config_text(dir: &Path, mail_root: &Path, stls: SocketAddr, implicit: SocketAddr) -> String {
-    let (dir, root) = (dir.display(), mail_root.display());
-    let (stls_ip, stls_port) = (stls.ip(), stls.port());
-    let (implicit_ip, implicit_port) = (implicit.ip(), implicit.port());
-    format!(
-        r#"# Written by pop3-proto/tests/dovecot_pop3.rs.
-protocols = pop3
-base_dir = {dir}/run
-state_dir = {dir}/state
-instance_name = pop3-interop-{stls_port}
-log_path = {dir}/dovecot.log
-info_log_path = {dir}/dovecot.log
-ssl = yes
-ssl_cert = <{dir}/cert.pem
-ssl_key = <{dir}/key.pem
-disable_plaintext_auth = yes
-auth_mechanisms = plain
-auth_failure_delay = 0
-first_valid_uid = {MAIL_UID}
-last_valid_uid = {MAIL_UID}
-first_valid_gid = {MAIL_GID}
-last_valid_gid = {MAIL_GID}
-mail_location = maildir:{root}/%u
-pop3_uidl_format = %08Xu%08Xv
-namespace inbox {{
-  inbox = yes
-}}
-passdb {{
-  driver = static
-  args = password={PASSWORD}
-}}
-userdb {{
-  driver = static
-  args = uid={MAIL_UID} gid={MAIL_GID} home={dir}/home/%u
-}}
-service pop3-login {{
-  inet_listener pop3 {{
-    address = {stls_ip}
-    port = {stls_port}
-  }}
-  inet_listener pop3s {{
-    address = {implicit_ip}
-    port = {implicit_port}
-    ssl = yes
-  }}
-}}
-"#
-    )
-}
-
-/// A tempdir Dovecot's unprivileged processes can traverse (tempdirs are created 0700).
-fn open_tempdir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod tempdir");
-    dir
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -344,7 +140,7 @@ fn deliver(mail_root: &Path, messages: &[Vec<u8>]) {
             .expect("deliver");
     }
     drop(store);
-    hand_to_mail_user(mail_root);
+    dovecot::hand_to_mail_user(mail_root).expect("chown");
 }
 
 /// The INBOX's (UID, UIDVALIDITY) pairs in UID order, from our store's snapshot.
@@ -428,11 +224,11 @@ async fn within<T>(work: impl Future<Output = T>) -> T {
 
 #[tokio::test]
 async fn our_client_against_dovecot() {
-    let Some(binary) = dovecot_binary() else {
+    let Some(binary) = programs::require_as_root("Dovecot POP3 interop", "dovecot") else {
         return;
     };
     let started = Instant::now();
-    let temp = open_tempdir();
+    let temp = dovecot::traversable_tempdir();
     let mail_root = temp.path().join("mail");
     let messages = messages();
     deliver(&mail_root, &messages);
@@ -571,8 +367,8 @@ async fn our_client_against_dovecot() {
     }
     drop(client);
 
-    dovecot.stop();
-    dovecot.assert_no_complaints();
+    dovecot.inner.stop();
+    dovecot.inner.assert_no_complaints();
     // Our store, on what Dovecot left: the DELEd message is gone, the rest unchanged.
     assert_eq!(dovecot_uidls(&mail_root), remaining_uidls);
     assert!(
@@ -612,11 +408,11 @@ fn assert_sink_holds(dir: &Path, uidls: &[String], messages: &[Vec<u8>]) {
 
 #[tokio::test]
 async fn our_poller_against_dovecot() {
-    let Some(binary) = dovecot_binary() else {
+    let Some(binary) = programs::require_as_root("Dovecot POP3 interop", "dovecot") else {
         return;
     };
     let started = Instant::now();
-    let temp = open_tempdir();
+    let temp = dovecot::traversable_tempdir();
     let mail_root = temp.path().join("mail");
     let mut messages = vec![
         b"Subject: one\r\n\r\n.\r\n..\r\nend\r\n".to_vec(),
@@ -694,8 +490,8 @@ async fn our_poller_against_dovecot() {
     );
     assert_sink_holds(&out, &uidls, &messages);
 
-    dovecot.stop();
-    dovecot.assert_no_complaints();
+    dovecot.inner.stop();
+    dovecot.inner.assert_no_complaints();
     assert!(
         dovecot_uidls(&mail_root).is_empty(),
         "our store sees an empty INBOX"
@@ -748,10 +544,10 @@ async fn uidls_from_our_server(mail_root: &Path, work: &Path) -> Vec<String> {
 /// in keep mode downloads everything again.
 #[tokio::test]
 async fn dovecot_uidls_equal_our_servers() {
-    let Some(binary) = dovecot_binary() else {
+    let Some(binary) = programs::require_as_root("Dovecot POP3 interop", "dovecot") else {
         return;
     };
-    let temp = open_tempdir();
+    let temp = dovecot::traversable_tempdir();
     let mail_root = temp.path().join("mail");
     // Twelve messages: UIDs 10 to 12 have hex letters too.
     let messages: Vec<Vec<u8>> = (1..=12)
@@ -775,8 +571,8 @@ async fn dovecot_uidls_equal_our_servers() {
         .map(|(_, id)| id)
         .collect();
     within(client.quit()).await.unwrap();
-    dovecot.stop();
-    dovecot.assert_no_complaints();
+    dovecot.inner.stop();
+    dovecot.inner.assert_no_complaints();
     assert_eq!(
         dovecots,
         dovecot_uidls(&mail_root),
@@ -796,10 +592,10 @@ async fn dovecot_uidls_equal_our_servers() {
 /// answers `+OK 0 0` for an empty maildrop.
 #[tokio::test]
 async fn stat_of_an_empty_maildrop() {
-    let Some(binary) = dovecot_binary() else {
+    let Some(binary) = programs::require_as_root("Dovecot POP3 interop", "dovecot") else {
         return;
     };
-    let temp = open_tempdir();
+    let temp = dovecot::traversable_tempdir();
     let mail_root = temp.path().join("mail");
     // An INBOX with nothing in it.
     MaildirStore::open(&mail_root)

@@ -13,11 +13,11 @@
 //! in one temporary directory, removed at the end; both servers are stopped by drop guards, and
 //! by a watchdog / Ctrl-C handler that also covers a hang. See `benches/load/README.md`.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -28,6 +28,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
+use mail_testkit::memory::{MemorySamples, Sampler, SamplerOptions};
+use mail_testkit::process::{self, descendants, signal, Processes};
+use mail_testkit::{dovecot, programs};
 use mailstore::{AccountName, MailStore, MaildirStore};
 use pop3_proto::client::ClientOptions;
 use pop3_proto::tokio::{Client, ClientConfig, Security};
@@ -35,9 +38,6 @@ use tokio::io::AsyncWrite;
 
 /// The one password of every account, on both servers.
 const PASSWORD: &str = "pop3-load-secret";
-/// Owner of Dovecot's Maildir tree and uid/gid of its mail processes (Dovecot refuses root).
-const MAIL_UID: u32 = 5000;
-const MAIL_GID: u32 = 5000;
 const LOOPBACK: Ipv4Addr = Ipv4Addr::LOCALHOST;
 /// How often memory is sampled.
 const SAMPLE_EVERY: Duration = Duration::from_millis(200);
@@ -153,186 +153,6 @@ fn emergency_exit(reason: &str, code: i32) -> ! {
         let _ = fs::remove_dir_all(dir);
     }
     std::process::exit(code);
-}
-
-fn signal(pid: u32, name: &str) {
-    let _ = Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(pid.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-// ---------------------------------------------------------------------------------------------
-// /proc
-
-/// One process's parent, CPU ticks (own + reaped children) and nothing else of /proc/PID/stat.
-struct ProcStat {
-    ppid: u32,
-    ticks: u64,
-}
-
-fn proc_stat(pid: u32) -> Option<ProcStat> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses; the fields follow the last ')'.
-    let rest = &text[text.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // fields[0] is field 3 (state): ppid is field 4, utime..cstime are fields 14..=17.
-    let number = |index: usize| fields.get(index).and_then(|f| f.parse::<u64>().ok());
-    Some(ProcStat {
-        ppid: number(1)? as u32,
-        ticks: number(11)? + number(12)? + number(13)? + number(14)?,
-    })
-}
-
-/// Every process whose parent chain leads to `root` (not `root` itself).
-fn descendants(root: u32) -> Vec<u32> {
-    let mut parent_of = HashMap::new();
-    if let Ok(entries) = fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if let Some(stat) = proc_stat(pid) {
-                parent_of.insert(pid, stat.ppid);
-            }
-        }
-    }
-    let mut found = Vec::new();
-    for &pid in parent_of.keys() {
-        let mut current = pid;
-        // Bounded walk: a parent chain is never longer than the process table.
-        for _ in 0..parent_of.len() {
-            match parent_of.get(&current) {
-                Some(&parent) if parent == root => {
-                    found.push(pid);
-                    break;
-                }
-                Some(&parent) if parent > 1 => current = parent,
-                _ => break,
-            }
-        }
-    }
-    found
-}
-
-/// A `kB` field of a /proc file (`VmRSS:` of status, `Pss:` of smaps_rollup), in KiB.
-fn proc_kib(pid: u32, file: &str, key: &str) -> Option<u64> {
-    let text = fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
-    text.lines()
-        .find_map(|line| line.strip_prefix(key))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-}
-
-/// Which processes make up a server.
-#[derive(Debug, Clone, Copy)]
-enum Processes {
-    /// One process (mail-server: all its threads share one RSS).
-    Single(u32),
-    /// A master and every process below it (Dovecot).
-    Tree(u32),
-}
-
-impl Processes {
-    fn pids(self) -> Vec<u32> {
-        match self {
-            Processes::Single(pid) => vec![pid],
-            Processes::Tree(master) => {
-                let mut pids = vec![master];
-                pids.extend(descendants(master));
-                pids
-            }
-        }
-    }
-
-    /// CPU ticks used so far, reaped children included (Dovecot's short-lived pop3 processes
-    /// land in the master's cutime/cstime when they exit).
-    fn cpu_ticks(self) -> u64 {
-        self.pids()
-            .into_iter()
-            .filter_map(proc_stat)
-            .map(|stat| stat.ticks)
-            .sum()
-    }
-}
-
-#[derive(Debug, Default, Clone)]
-struct MemorySamples {
-    /// Sum of VmRSS over the processes, KiB, one value per sample.
-    rss: Vec<u64>,
-    /// Sum of Pss (shared pages divided among their users), KiB.
-    pss: Vec<u64>,
-    /// Most processes seen in one sample.
-    max_processes: usize,
-}
-
-fn sample_once(processes: Processes, samples: &mut MemorySamples) {
-    let pids = processes.pids();
-    let (mut rss, mut pss, mut alive) = (0, 0, 0);
-    for &pid in &pids {
-        if let Some(kib) = proc_kib(pid, "status", "VmRSS:") {
-            rss += kib;
-            alive += 1;
-            pss += proc_kib(pid, "smaps_rollup", "Pss:").unwrap_or(0);
-        }
-    }
-    if alive > 0 {
-        samples.rss.push(rss);
-        samples.pss.push(pss);
-        samples.max_processes = samples.max_processes.max(alive);
-    }
-}
-
-/// Samples memory every 200 ms on its own thread until stopped (or `limit` has passed).
-struct Sampler {
-    stop: Arc<AtomicBool>,
-    handle: thread::JoinHandle<MemorySamples>,
-}
-
-impl Sampler {
-    fn start(processes: Processes, limit: Duration) -> Sampler {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let handle = thread::spawn(move || {
-            let mut samples = MemorySamples::default();
-            let started = Instant::now();
-            let mut next = started;
-            while !flag.load(Ordering::Relaxed) && started.elapsed() < limit {
-                sample_once(processes, &mut samples);
-                next += SAMPLE_EVERY;
-                let now = Instant::now();
-                if next > now {
-                    thread::sleep(next - now);
-                } else {
-                    next = now;
-                }
-            }
-            samples
-        });
-        Sampler { stop, handle }
-    }
-
-    fn finish(self) -> MemorySamples {
-        self.stop.store(true, Ordering::Relaxed);
-        self.handle.join().unwrap_or_default()
-    }
-}
-
-fn clock_ticks_per_second() -> u64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8(out.stdout).ok())
-        .and_then(|text| text.trim().parse().ok())
-        .filter(|&ticks| ticks > 0)
-        .unwrap_or(100)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -522,16 +342,6 @@ fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
     Ok(())
 }
 
-fn chown_tree(path: &Path) -> io::Result<()> {
-    std::os::unix::fs::lchown(path, Some(MAIL_UID), Some(MAIL_GID))?;
-    if fs::symlink_metadata(path)?.is_dir() {
-        for entry in fs::read_dir(path)? {
-            chown_tree(&entry?.path())?;
-        }
-    }
-    Ok(())
-}
-
 // ---------------------------------------------------------------------------------------------
 // mail-server
 
@@ -646,7 +456,7 @@ impl MailServer {
 
     fn stop(&mut self) {
         if let Some(child) = self.child.take() {
-            stop_child(child, None);
+            stop_child(child);
         }
     }
 }
@@ -657,38 +467,11 @@ impl Drop for MailServer {
     }
 }
 
-/// SIGTERM, a wait of up to [`STOP_TIMEOUT`], then SIGKILL (to leftover processes of a Dovecot
-/// instance too, recognised by the `<instance>/` in their process titles).
-fn stop_child(mut child: Child, instance: Option<&str>) {
+/// SIGTERM, a wait of up to [`STOP_TIMEOUT`], then SIGKILL.
+fn stop_child(mut child: Child) {
     let pid = child.id();
-    let family = if instance.is_some() {
-        descendants(pid)
-    } else {
-        Vec::new()
-    };
-    signal(pid, "TERM");
-    let deadline = Instant::now() + STOP_TIMEOUT;
-    let mut exited = false;
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            exited = true;
-            break;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    if !exited {
-        eprintln!("pop3-load: pid {pid} ignored SIGTERM for {STOP_TIMEOUT:?}; killing it");
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    if let Some(instance) = instance {
-        for leftover in family {
-            // Titles read `dovecot-<instance>/pop3` and the like.
-            let title = fs::read_to_string(format!("/proc/{leftover}/cmdline")).unwrap_or_default();
-            if title.contains(&format!("{instance}/")) {
-                signal(leftover, "KILL");
-            }
-        }
+    if !process::stop(&mut child, STOP_TIMEOUT) {
+        eprintln!("pop3-load: pid {pid} ignored SIGTERM for {STOP_TIMEOUT:?}; killed it");
     }
     unregister_server(pid);
 }
@@ -700,191 +483,64 @@ fn find_dovecot(given: Option<&Path>) -> Result<PathBuf, String> {
     if let Some(path) = given {
         return Ok(path.to_path_buf());
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/local/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join("dovecot"))
-        .find(|candidate| {
-            fs::metadata(candidate)
-                .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-        })
+    programs::find("dovecot")
         .ok_or_else(|| "dovecot not found (install dovecot-pop3d or pass --dovecot)".into())
 }
 
-fn free_port() -> io::Result<u16> {
-    Ok(TcpListener::bind((LOOPBACK, 0))?.local_addr()?.port())
-}
-
-/// A running Dovecot instance, stopped (SIGTERM to its master, then SIGKILL) when dropped.
-struct Dovecot {
-    child: Option<Child>,
-    address: SocketAddr,
-    instance: String,
-    dir: PathBuf,
-}
+/// A running private Dovecot instance (`mail_testkit::dovecot`: SIGTERM to its master, then
+/// SIGKILL, also to what is left of its processes), registered for the emergency clean-up.
+struct Dovecot(dovecot::Dovecot);
 
 impl Dovecot {
-    fn config_text(
-        dir: &Path,
-        mail_root: &Path,
-        port: u16,
-        instance: &str,
-        passdb: DovecotPassdb,
-    ) -> String {
-        let (dir, root) = (dir.display(), mail_root.display());
-        let passdb = match passdb {
-            DovecotPassdb::Static => format!("  driver = static\n  args = password={PASSWORD}\n"),
-            DovecotPassdb::Argon2id => {
-                format!("  driver = passwd-file\n  args = scheme=ARGON2ID {dir}/passwd\n")
-            }
-        };
-        format!(
-            r#"# Written by pop3-load (benches/src/bin/pop3-load.rs); nothing of /etc/dovecot is read.
-protocols = pop3
-listen = 127.0.0.1
-base_dir = {dir}/run
-state_dir = {dir}/state
-instance_name = {instance}
-log_path = {dir}/dovecot.log
-info_log_path = {dir}/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-auth_failure_delay = 0
-first_valid_uid = {MAIL_UID}
-last_valid_uid = {MAIL_UID}
-first_valid_gid = {MAIL_GID}
-last_valid_gid = {MAIL_GID}
-mail_location = maildir:{root}/%u
-namespace inbox {{
-  inbox = yes
-}}
-passdb {{
-{passdb}}}
-userdb {{
-  driver = static
-  args = uid={MAIL_UID} gid={MAIL_GID} home={dir}/home/%u
-}}
-# Dovecot's documented high-performance login mode: long-lived login processes, one per core
-# or more, each taking many connections. Each POP3 session still gets its own pop3 process
-# (service_count = 1, the default).
-service pop3-login {{
-  inet_listener pop3 {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener pop3s {{
-    port = 0
-  }}
-  service_count = 0
-  process_min_avail = 4
-}}
-service pop3 {{
-  process_limit = 1024
-}}
-"#
-        )
-    }
-
     fn start(
         binary: &Path,
         dir: &Path,
         mail_root: &Path,
         passdb: DovecotPassdb,
     ) -> Result<Dovecot, String> {
-        let io_error = |what: &str, e: io::Error| format!("{what}: {e}");
-        fs::create_dir_all(dir.join("home")).map_err(|e| io_error("dovecot dir", e))?;
-        chown_tree(&dir.join("home")).map_err(|e| io_error("chown home", e))?;
-        chown_tree(mail_root).map_err(|e| io_error("chown Maildir", e))?;
-        for attempt in 1..=3 {
-            let port = free_port().map_err(|e| io_error("free port", e))?;
-            let instance = format!("pop3-load-{port}");
-            let config = dir.join("dovecot.conf");
-            fs::write(
-                &config,
-                Self::config_text(dir, mail_root, port, &instance, passdb),
-            )
-            .map_err(|e| io_error("write dovecot.conf", e))?;
-            let _ = fs::remove_file(dir.join("dovecot.log"));
-            let output =
-                File::create(dir.join("master.out")).map_err(|e| io_error("master.out", e))?;
-            let child = Command::new(binary)
-                .arg("-F")
-                .arg("-c")
-                .arg(&config)
-                .stdin(Stdio::null())
-                .stdout(output.try_clone().map_err(|e| io_error("clone", e))?)
-                .stderr(output)
-                .spawn()
-                .map_err(|e| format!("start {}: {e}", binary.display()))?;
-            register_server(child.id(), Some(instance.clone()));
-            let mut dovecot = Dovecot {
-                child: Some(child),
-                address: SocketAddr::from((LOOPBACK, port)),
-                instance,
-                dir: dir.to_path_buf(),
-            };
-            match dovecot.wait_until_ready() {
-                Ok(()) => return Ok(dovecot),
-                Err(problem) => {
-                    let logs = dovecot.logs();
-                    drop(dovecot);
-                    if attempt < 3 && logs.contains("Address already in use") {
-                        continue;
-                    }
-                    return Err(format!("{problem}:\n{logs}"));
-                }
-            }
-        }
-        Err("dovecot could not bind a free port in 3 attempts".into())
-    }
-
-    fn wait_until_ready(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                self.child = None;
-                return Err(format!("dovecot exited at start ({status})"));
-            }
-            if let Ok(stream) = TcpStream::connect_timeout(&self.address, Duration::from_secs(1)) {
-                stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
-                let mut greeting = String::new();
-                if BufReader::new(stream).read_line(&mut greeting).is_ok()
-                    && greeting.starts_with("+OK")
-                {
-                    return Ok(());
-                }
-            }
-            if Instant::now() >= deadline {
-                return Err(format!("dovecot did not greet on {} in 20 s", self.address));
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn logs(&self) -> String {
-        let read = |name: &str| fs::read_to_string(self.dir.join(name)).unwrap_or_default();
-        format!(
-            "--- master output ---\n{}--- dovecot.log ---\n{}",
-            read("master.out"),
-            read("dovecot.log")
+        let passdb = match passdb {
+            DovecotPassdb::Static => dovecot::Passdb::Static(PASSWORD.into()),
+            DovecotPassdb::Argon2id => dovecot::Passdb::PasswdFile {
+                scheme: "ARGON2ID".into(),
+                path: dir.join("passwd"),
+            },
+        };
+        let config = dovecot::Config::new(
+            "pop3-load (benches/src/bin/pop3-load.rs)",
+            dovecot::Protocol::Pop3,
+            mail_root,
+            passdb,
         )
+        .instance_prefix("pop3-load")
+        .setting("auth_failure_delay", "0")
+        // Dovecot's documented high-performance login mode: long-lived login processes, one
+        // per core or more, each taking many connections. Each POP3 session still gets its own
+        // pop3 process (service_count = 1, the default).
+        .login_service_line("service_count = 0")
+        .login_service_line("process_min_avail = 4")
+        .extra("service pop3 {\n  process_limit = 1024\n}\n")
+        .start_timeout(START_TIMEOUT)
+        .stop_timeout(STOP_TIMEOUT);
+        dovecot::Dovecot::start_with(binary, dir, &config, |pid, instance| {
+            register_server(pid, Some(instance.to_string()))
+        })
+        .map(Dovecot)
     }
+}
 
-    fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
-    }
+impl std::ops::Deref for Dovecot {
+    type Target = dovecot::Dovecot;
 
-    fn stop(&mut self) {
-        if let Some(child) = self.child.take() {
-            stop_child(child, Some(&self.instance));
-        }
+    fn deref(&self) -> &dovecot::Dovecot {
+        &self.0
     }
 }
 
 impl Drop for Dovecot {
     fn drop(&mut self) {
-        self.stop();
+        let pid = self.0.pid();
+        self.0.stop();
+        unregister_server(pid);
     }
 }
 
@@ -1218,7 +874,11 @@ async fn drive(
     let duration = Duration::from_secs(args.duration);
     let sampler = Sampler::start(
         processes,
-        duration + SESSION_TIMEOUT + Duration::from_secs(5),
+        SamplerOptions {
+            every: SAMPLE_EVERY,
+            limit: Some(duration + SESSION_TIMEOUT + Duration::from_secs(5)),
+            pss: true,
+        },
     );
     let cpu_before = processes.cpu_ticks();
     let own_before = Processes::Single(std::process::id()).cpu_ticks();
@@ -1310,13 +970,8 @@ fn report(runs: &mut [RunResult], workload: &Workload, args: &Args) {
     );
     for run in runs.iter() {
         let seconds = run.elapsed.as_secs_f64();
-        let peak = run.memory.rss.iter().copied().max().unwrap_or(0);
-        let mean = if run.memory.rss.is_empty() {
-            0
-        } else {
-            run.memory.rss.iter().sum::<u64>() / run.memory.rss.len() as u64
-        };
-        let peak_pss = run.memory.pss.iter().copied().max().unwrap_or(0);
+        let (peak, mean) = (run.memory.peak_rss(), run.memory.mean_rss());
+        let peak_pss = run.memory.peak_pss();
         println!(
             "{:<12} {:>9.1} {:>8.1} {:>10.1} {:>10} {:>10} {:>10} {:>6} {:>7.1}s {:>7.1}s {:>7}",
             run.server,
@@ -1436,10 +1091,6 @@ fn print_complaints(server: &str, lines: &[String]) {
 // ---------------------------------------------------------------------------------------------
 // Main
 
-fn running_as_root() -> bool {
-    fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
-}
-
 fn mail_server_binary(given: &Path) -> Result<PathBuf, String> {
     if given.is_file() {
         return Ok(given.to_path_buf());
@@ -1476,7 +1127,7 @@ fn run(args: &Args, temp: &Path, runtime: &tokio::runtime::Runtime) -> Result<()
         );
         accounts = args.clients as usize;
     }
-    let ticks = clock_ticks_per_second();
+    let ticks = process::clock_ticks_per_second();
 
     // The workload, delivered once, copied for Dovecot.
     let built = Instant::now();
@@ -1527,29 +1178,25 @@ fn run(args: &Args, temp: &Path, runtime: &tokio::runtime::Runtime) -> Result<()
         fs::create_dir_all(&dc_dir).map_err(|e| format!("dovecot dir: {e}"))?;
         write_dovecot_passwd(&ms_dir.join("users"), &dc_dir.join("passwd"))?;
     }
-    let dc_log = dc_dir.join("dovecot.log");
     let dovecot_complaints;
     {
         let dovecot = Dovecot::start(&dovecot_binary, &dc_dir, &dc_maildir, args.dovecot_passdb)?;
         eprintln!(
             "[dovecot] master pid {} listening on {} (passdb {:?})",
             dovecot.pid(),
-            dovecot.address,
+            dovecot.address(),
             args.dovecot_passdb
         );
         runs.push(runtime.block_on(drive(
             "dovecot",
-            dovecot.address,
+            dovecot.address(),
             Processes::Tree(dovecot.pid()),
             workload.clone(),
             args,
             ticks,
         )));
         // Read before the stop adds its own shutdown lines.
-        dovecot_complaints = complaints(
-            &dc_log,
-            &[": Warning: ", ": Error: ", ": Fatal: ", ": Panic: "],
-        );
+        dovecot_complaints = dovecot.complaints();
     }
 
     report(&mut runs, &workload, args);
@@ -1561,11 +1208,12 @@ fn run(args: &Args, temp: &Path, runtime: &tokio::runtime::Runtime) -> Result<()
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if !running_as_root() {
+    if !programs::is_root() {
         eprintln!(
             "pop3-load: must run as root: Dovecot's master starts as root to switch its mail \
-             processes to uid/gid {MAIL_UID} (try `sudo -E cargo run --release -p mail-benches \
-             --bin pop3-load -- ...`)"
+             processes to uid/gid {} (try `sudo -E cargo run --release -p mail-benches \
+             --bin pop3-load -- ...`)",
+            dovecot::MAIL_UID
         );
         return ExitCode::from(2);
     }
@@ -1577,7 +1225,7 @@ fn main() -> ExitCode {
         }
     };
     // Dovecot's unprivileged processes must traverse it (tempdirs are made 0700).
-    if let Err(error) = fs::set_permissions(temp.path(), fs::Permissions::from_mode(0o755)) {
+    if let Err(error) = dovecot::make_traversable(temp.path()) {
         eprintln!("pop3-load: chmod {}: {error}", temp.path().display());
         return ExitCode::FAILURE;
     }
@@ -1666,12 +1314,5 @@ mod tests {
         let dot_lines = medium.windows(3).filter(|w| w == b"\r\n.").count();
         assert!(dot_lines > 5, "{dot_lines}");
         assert_ne!(make_message(1, "load02", 0), small);
-    }
-
-    #[test]
-    fn proc_stat_reads_our_own_process() {
-        let stat = proc_stat(std::process::id()).expect("own stat");
-        assert!(stat.ppid > 0);
-        assert!(proc_kib(std::process::id(), "status", "VmRSS:").is_some_and(|kib| kib > 0));
     }
 }

@@ -11,22 +11,23 @@
 //! process, or the sum over Postfix's master and every process below it.
 //!
 //! Needs root (Postfix's master). Everything lives in one temporary directory, removed at the
-//! end; both servers are stopped by drop guards. The Postfix launcher duplicates the minimal
-//! part of the test fixture `examples/tests/support/postfix_peer.rs` (a test-only module that a
-//! binary cannot use).
+//! end; both servers are stopped by drop guards. The Postfix instance and the /proc sampling
+//! come from `mail-testkit`, shared with the tests and pop3-load.
 
-use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use mail_testkit::memory::{MemorySamples, Sampler, SamplerOptions};
+use mail_testkit::postfix::Postfix;
+use mail_testkit::process::{self, Processes};
 use smtp_submit::client::ClientOptions;
 use smtp_submit::server::Recipient;
 use smtp_submit::tokio::{Client, ClientConfig, Envelope, Security};
@@ -72,90 +73,6 @@ struct Args {
     /// Keep the temporary directory (configurations, logs, Maildirs) and print its path.
     #[arg(long)]
     keep: bool,
-}
-
-// ---------------------------------------------------------------------------------------------
-// /proc
-
-/// The parent of a process, from /proc/PID/stat.
-fn parent(pid: u32) -> Option<u32> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses; the fields follow the last ')'.
-    let rest = &text[text.rfind(')')? + 1..];
-    rest.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Every process whose parent chain leads to `root` (not `root` itself).
-fn descendants(root: u32) -> Vec<u32> {
-    let mut parent_of = HashMap::new();
-    if let Ok(entries) = fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
-                continue;
-            };
-            if let Some(ppid) = parent(pid) {
-                parent_of.insert(pid, ppid);
-            }
-        }
-    }
-    let mut found = Vec::new();
-    for &pid in parent_of.keys() {
-        let mut current = pid;
-        for _ in 0..parent_of.len() {
-            match parent_of.get(&current) {
-                Some(&p) if p == root => {
-                    found.push(pid);
-                    break;
-                }
-                Some(&p) if p > 1 => current = p,
-                _ => break,
-            }
-        }
-    }
-    found
-}
-
-/// VmRSS of a process in KiB.
-fn rss_kib(pid: u32) -> Option<u64> {
-    let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    text.lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-}
-
-/// Samples the summed RSS of `root` (and, with `tree`, its descendants) until stopped.
-struct Sampler {
-    stop: Arc<AtomicBool>,
-    handle: thread::JoinHandle<Vec<u64>>,
-}
-
-impl Sampler {
-    fn start(root: u32, tree: bool) -> Sampler {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let handle = thread::spawn(move || {
-            let mut samples = Vec::new();
-            while !flag.load(Ordering::Relaxed) {
-                let mut pids = vec![root];
-                if tree {
-                    pids.extend(descendants(root));
-                }
-                let total: u64 = pids.into_iter().filter_map(rss_kib).sum();
-                if total > 0 {
-                    samples.push(total);
-                }
-                thread::sleep(SAMPLE_EVERY);
-            }
-            samples
-        });
-        Sampler { stop, handle }
-    }
-
-    fn finish(self) -> Vec<u64> {
-        self.stop.store(true, Ordering::Relaxed);
-        self.handle.join().unwrap_or_default()
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -269,19 +186,7 @@ impl MailServer {
 impl Drop for MailServer {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            process::stop(&mut child, Duration::from_secs(10));
         }
     }
 }
@@ -289,205 +194,22 @@ impl Drop for MailServer {
 // ---------------------------------------------------------------------------------------------
 // Postfix
 
-/// A private Postfix instance: configuration, queue, log and Maildirs under `root`.
-struct Postfix {
-    command: PathBuf,
-    root: PathBuf,
-    port: u16,
-    started: bool,
-}
-
-fn postfix_ids() -> Result<(u32, u32), String> {
-    let passwd = fs::read_to_string("/etc/passwd").map_err(|e| format!("/etc/passwd: {e}"))?;
-    passwd
-        .lines()
-        .find_map(|line| {
-            let fields: Vec<&str> = line.split(':').collect();
-            if fields.first() != Some(&"postfix") {
-                return None;
-            }
-            Some((fields.get(2)?.parse().ok()?, fields.get(3)?.parse().ok()?))
+/// A private Postfix instance (`mail_testkit::postfix`) under `root`, without connection or
+/// rate limits for the load.
+fn start_postfix(command: &Path, root: &Path) -> Result<Postfix, String> {
+    Postfix::builder()
+        .command(command)
+        .root(root)
+        .starttls(|cert, key| {
+            mail_session::tls::ensure_self_signed(cert, key, &["localhost".into()])
+                .map(drop)
+                .map_err(|e| e.to_string())
         })
-        .ok_or_else(|| "no postfix user in /etc/passwd".to_string())
-}
-
-/// Names the file an I/O error is about.
-fn io_error(what: &Path) -> impl Fn(std::io::Error) -> String + '_ {
-    move |error| format!("{}: {error}", what.display())
-}
-
-impl Postfix {
-    fn start(command: &Path, root: &Path) -> Result<Postfix, String> {
-        let (uid, gid) = postfix_ids()?;
-        for sub in ["conf", "queue", "data", "vmail"] {
-            fs::create_dir_all(root.join(sub)).map_err(io_error(&root.join(sub)))?;
-        }
-        for owned in ["data", "vmail"] {
-            std::os::unix::fs::chown(root.join(owned), Some(uid), Some(gid))
-                .map_err(io_error(&root.join(owned)))?;
-        }
-        let (cert, key) = (root.join("cert.pem"), root.join("key.pem"));
-        mail_session::tls::ensure_self_signed(&cert, &key, &["localhost".into()])
-            .map_err(|e| format!("certificate: {e}"))?;
-        let port = TcpListener::bind((LOOPBACK, 0))
-            .and_then(|listener| listener.local_addr())
-            .map_err(|e| format!("free port: {e}"))?
-            .port();
-        let at = |sub: &str| root.join(sub).display().to_string();
-        let main_cf = root.join("conf/main.cf");
-        fs::write(
-            &main_cf,
-            format!(
-                "compatibility_level = 3.6\n\
-                 queue_directory = {queue}\n\
-                 data_directory = {data}\n\
-                 command_directory = /usr/sbin\n\
-                 daemon_directory = /usr/lib/postfix/sbin\n\
-                 meta_directory = /etc/postfix\n\
-                 shlib_directory = /usr/lib/postfix\n\
-                 mail_owner = postfix\n\
-                 setgid_group = postdrop\n\
-                 myhostname = postfix.test\n\
-                 mydestination =\n\
-                 inet_interfaces = 127.0.0.1\n\
-                 inet_protocols = ipv4\n\
-                 mynetworks = 127.0.0.0/8\n\
-                 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n\
-                 maillog_file_prefixes = {root}\n\
-                 maillog_file = {log}\n\
-                 virtual_mailbox_domains = remote.example\n\
-                 virtual_mailbox_base = {vmail}\n\
-                 virtual_mailbox_maps = texthash:{maps}\n\
-                 virtual_uid_maps = static:{uid}\n\
-                 virtual_gid_maps = static:{gid}\n\
-                 smtpd_tls_cert_file = {cert}\n\
-                 smtpd_tls_key_file = {key}\n\
-                 smtpd_tls_security_level = may\n\
-                 smtpd_client_connection_count_limit = 0\n\
-                 smtpd_client_connection_rate_limit = 0\n\
-                 smtpd_client_message_rate_limit = 0\n\
-                 alias_maps =\n\
-                 alias_database =\n",
-                queue = at("queue"),
-                data = at("data"),
-                root = root.display(),
-                log = at("postfix.log"),
-                vmail = at("vmail"),
-                maps = at("conf/vmailbox"),
-                cert = cert.display(),
-                key = key.display(),
-            ),
-        )
-        .map_err(io_error(&main_cf))?;
-        let maps = root.join("conf/vmailbox");
-        fs::write(&maps, "bob@remote.example bob/\n").map_err(io_error(&maps))?;
-        // Debian's master.cf with smtpd on our port and no chroot.
-        let master = fs::read_to_string("/etc/postfix/master.cf")
-            .or_else(|_| fs::read_to_string("/etc/postfix/master.cf.proto"))
-            .map_err(|e| format!("/etc/postfix/master.cf: {e}"))?;
-        let master: String = master
-            .lines()
-            .map(|line| {
-                let fields: Vec<&str> = line.split_whitespace().collect();
-                if line.starts_with(['#', ' ', '\t']) || fields.len() < 8 {
-                    return format!("{line}\n");
-                }
-                let mut fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
-                if fields[0] == "smtp" && fields[1] == "inet" {
-                    fields[0] = format!("127.0.0.1:{port}");
-                }
-                if fields[4] == "y" {
-                    fields[4] = "n".into();
-                }
-                format!("{}\n", fields.join(" "))
-            })
-            .collect();
-        let master_cf = root.join("conf/master.cf");
-        fs::write(&master_cf, master).map_err(io_error(&master_cf))?;
-        let mut postfix = Postfix {
-            command: command.to_path_buf(),
-            root: root.to_path_buf(),
-            port,
-            started: false,
-        };
-        if !postfix.run("start") {
-            return Err(format!("postfix did not start:\n{}", postfix.log()));
-        }
-        postfix.started = true;
-        let deadline = Instant::now() + START_TIMEOUT;
-        while TcpStream::connect((LOOPBACK, port)).is_err() {
-            if Instant::now() > deadline {
-                return Err(format!("postfix is not listening:\n{}", postfix.log()));
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        Ok(postfix)
-    }
-
-    fn run(&self, action: &str) -> bool {
-        Command::new(&self.command)
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .arg("-c")
-            .arg(self.root.join("conf"))
-            .arg(action)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(self.root.join("postfix.log")).unwrap_or_default()
-    }
-
-    /// The master's pid, from the queue's pid file.
-    fn master_pid(&self) -> Option<u32> {
-        fs::read_to_string(self.root.join("queue/pid/master.pid"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-    }
-
-    /// Messages still in the queue (received, not yet delivered).
-    fn queued(&self) -> usize {
-        ["incoming", "active", "deferred"]
-            .iter()
-            .map(|sub| count_files(&self.root.join("queue").join(sub)))
-            .sum()
-    }
-
-    fn delivered(&self) -> usize {
-        let maildir = self.root.join("vmail/bob");
-        count_files(&maildir.join("new")) + count_files(&maildir.join("cur"))
-    }
-}
-
-fn count_files(dir: &Path) -> usize {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|entry| {
-            let path = entry.path();
-            if path.is_dir() {
-                count_files(&path)
-            } else {
-                1
-            }
-        })
-        .sum()
-}
-
-impl Drop for Postfix {
-    fn drop(&mut self) {
-        if self.started {
-            self.run("stop");
-        }
-    }
+        .setting("smtpd_client_connection_count_limit", "0")
+        .setting("smtpd_client_connection_rate_limit", "0")
+        .setting("smtpd_client_message_rate_limit", "0")
+        .start_timeout(START_TIMEOUT)
+        .start()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -537,7 +259,7 @@ struct RunResult {
     octets: u64,
     errors: u64,
     connections: u64,
-    rss: Vec<u64>,
+    memory: MemorySamples,
     first_error: Option<String>,
 }
 
@@ -601,7 +323,7 @@ async fn connection(
         .map_err(|e| format!("QUIT: {e}"))
 }
 
-async fn drive(target: Target, pid: u32, tree: bool, args: &Args) -> Result<RunResult, String> {
+async fn drive(target: Target, processes: Processes, args: &Args) -> Result<RunResult, String> {
     let tls = mail_session::tls::client_config_trusting(&target.certificate)
         .map_err(|e| format!("{}: {e}", target.certificate.display()))?;
     let config = Arc::new(ClientConfig {
@@ -618,7 +340,13 @@ async fn drive(target: Target, pid: u32, tree: bool, args: &Args) -> Result<RunR
     let counters = Arc::new(Counters::default());
     let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
     let target = Arc::new(target);
-    let sampler = Sampler::start(pid, tree);
+    let sampler = Sampler::start(
+        processes,
+        SamplerOptions {
+            every: SAMPLE_EVERY,
+            ..SamplerOptions::default()
+        },
+    );
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration);
     let mut tasks = Vec::new();
@@ -649,7 +377,7 @@ async fn drive(target: Target, pid: u32, tree: bool, args: &Args) -> Result<RunR
         let _ = task.await;
     }
     let elapsed = started.elapsed();
-    let rss = sampler.finish();
+    let memory = sampler.finish();
     let first_error = first_error.lock().ok().and_then(|mut first| first.take());
     Ok(RunResult {
         name: target.name,
@@ -658,7 +386,7 @@ async fn drive(target: Target, pid: u32, tree: bool, args: &Args) -> Result<RunR
         octets: counters.octets.load(Ordering::Relaxed),
         errors: counters.errors.load(Ordering::Relaxed),
         connections: counters.connections.load(Ordering::Relaxed),
-        rss,
+        memory,
         first_error,
     })
 }
@@ -675,12 +403,7 @@ fn report(runs: &[RunResult], args: &Args) {
     );
     for run in runs {
         let seconds = run.elapsed.as_secs_f64().max(f64::EPSILON);
-        let peak = run.rss.iter().copied().max().unwrap_or(0);
-        let mean = if run.rss.is_empty() {
-            0
-        } else {
-            run.rss.iter().sum::<u64>() / run.rss.len() as u64
-        };
+        let (peak, mean) = (run.memory.peak_rss(), run.memory.mean_rss());
         println!(
             "{:<12} {:>10} {:>10.1} {:>8.2} {:>8} {:>7} {:>9.1} MiB {:>8.1} MiB",
             run.name,
@@ -728,25 +451,25 @@ fn run(args: &Args, root: &Path, runtime: &tokio::runtime::Runtime) -> Result<()
             from: "load@localhost",
             to: "load@localhost",
         };
-        runs.push(runtime.block_on(drive(target, server.pid(), false, args))?);
+        runs.push(runtime.block_on(drive(target, Processes::Single(server.pid()), args))?);
     }
     {
         let dir = root.join("postfix");
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let postfix = Postfix::start(&args.postfix, &dir)?;
-        eprintln!("smtp-load: postfix on 127.0.0.1:{}", postfix.port);
+        let postfix = start_postfix(&args.postfix, &dir)?;
+        eprintln!("smtp-load: postfix on 127.0.0.1:{}", postfix.port());
         let pid = postfix
             .master_pid()
             .ok_or_else(|| format!("no postfix master pid:\n{}", postfix.log()))?;
         let target = Target {
             name: "postfix",
-            address: SocketAddr::from((LOOPBACK, postfix.port)),
+            address: SocketAddr::from((LOOPBACK, postfix.port())),
             certificate: dir.join("cert.pem"),
             login: false,
             from: "load@localhost",
             to: "bob@remote.example",
         };
-        let result = runtime.block_on(drive(target, pid, true, args))?;
+        let result = runtime.block_on(drive(target, Processes::Tree(pid), args))?;
         // Wait (bounded) for the queue to drain, to report how far delivery lagged behind.
         let drained = Instant::now();
         while postfix.queued() > 0 && drained.elapsed() < Duration::from_secs(60) {
@@ -755,7 +478,7 @@ fn run(args: &Args, root: &Path, runtime: &tokio::runtime::Runtime) -> Result<()
         eprintln!(
             "smtp-load: postfix delivered {} of {} accepted messages {:.1} s after the load \
              stopped ({} still queued)",
-            postfix.delivered(),
+            postfix.delivered_count("bob"),
             result.messages,
             drained.elapsed().as_secs_f64(),
             postfix.queued()

@@ -1,5 +1,5 @@
-//! The real `mail-server` binary on free loopback ports, and the checks every
-//! interoperability test shares (is a client program installed; what is in the store).
+//! The real `mail-server` binary on free loopback ports, the checks every interoperability
+//! test shares (is a client program installed; what is in the store), and Postfix as a peer.
 #![allow(dead_code)]
 
 use std::fs::File;
@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use mail_testkit::postfix::Postfix;
+use mail_testkit::programs;
 use mailstore::{AccountName, MailStore, MailboxName, MaildirStore};
-
-pub mod postfix_peer;
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_mail-server");
 pub const ACCOUNT: &str = "alice";
@@ -21,35 +21,10 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 // ----- the clients -----
 
-/// Whether `tool` can be run. A missing tool skips the test with a note, except in CI.
+/// Whether `tool` is installed. A missing tool skips the test with a note, except in CI
+/// (`CI=true`), where it fails the test.
 pub fn require(tool: &str) -> bool {
-    let found = Command::new(tool)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{tool} is required for this test in CI but was not found");
-        }
-        eprintln!("note: {tool} not found; skipping this interoperability test");
-    }
-    found
-}
-
-/// Whether the program at `path` exists. A missing one skips the test with a note, except in
-/// CI.
-pub fn require_program(path: &str) -> bool {
-    let found = std::path::Path::new(path).is_file();
-    if !found {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{path} is required for this test in CI but was not found");
-        }
-        eprintln!("note: {path} not found; skipping this interoperability test");
-    }
-    found
+    programs::require(tool).is_some()
 }
 
 /// A helper script of the tests, under `tests/<folder>/`.
@@ -58,6 +33,25 @@ pub fn helper(folder: &str, name: &str) -> PathBuf {
         .join("tests")
         .join(folder)
         .join(name)
+}
+
+/// A private Postfix instance (`mail_testkit::postfix`): an smtpd with STARTTLS on a free
+/// loopback port, `mynetworks = 127.0.0.0/8` (loopback clients send without AUTH), virtual
+/// Maildir delivery for `bob@remote.example`, SMTPUTF8; stopped when dropped. `None` (with a
+/// note) when Postfix is not installed and not in CI.
+pub fn start_postfix() -> Option<Postfix> {
+    let command = programs::require("postfix")?;
+    let postfix = Postfix::builder()
+        .command(command)
+        .starttls(|cert, key| {
+            mail_session::tls::ensure_self_signed(cert, key, &["localhost".into()])
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
+        .setting("smtputf8_enable", "yes")
+        .start()
+        .unwrap_or_else(|problem| panic!("{problem}"));
+    Some(postfix)
 }
 
 // ----- the server -----
