@@ -12,6 +12,10 @@ use mail_session::dot::{DotUnstuffer, EndMarker};
 
 use crate::types::{BodyType, Reply};
 
+mod scan;
+
+use scan::{Checks, Kernel};
+
 /// What the content of a message must be, from the transaction's `BODY=` and the server's
 /// policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +109,51 @@ impl ContentCheck {
         }
     }
 
+    /// The content checks still to make: none once a problem is known.
+    fn checks(&self) -> Checks {
+        let binary = self.rules.body == BodyType::BinaryMime;
+        let open = self.problem.is_none() && !binary;
+        Checks {
+            bare: open && self.rules.reject_bare_line_ends,
+            nul: open,
+            high: open
+                && self.rules.body == BodyType::SevenBit
+                && !self.rules.accept_undeclared_eight_bit,
+        }
+    }
+
+    /// Checks the body octet `byte` that follows a `CR` or not; notes its problem if it is the
+    /// first found. The order is that of the positions: a bare `CR` is reported at the octet
+    /// after it, which cannot be a line end itself.
+    fn check_octet(&mut self, after_cr: bool, byte: u8) {
+        let checks = self.checks();
+        if checks.bare && (after_cr != (byte == b'\n')) {
+            self.problem = Some(ContentProblem::BareLineEnd);
+        } else if checks.nul && byte == 0 {
+            self.problem = Some(ContentProblem::Nul);
+        } else if checks.high && byte >= 0x80 {
+            self.problem = Some(ContentProblem::UndeclaredEightBit);
+        }
+    }
+
+    /// Counts one slice of body whose content was already checked (by the fused scan); hands
+    /// it on unless a problem is known or the size limit is passed.
+    fn deliver<'a>(&mut self, slice: &'a [u8], sink: &mut impl FnMut(&'a [u8])) {
+        self.received = self.received.saturating_add(slice.len() as u64);
+        if self.received > self.rules.max_size {
+            self.problem = Some(ContentProblem::TooLarge {
+                received: self.received,
+                limit: self.rules.max_size,
+            });
+        }
+        if let Some(&last) = slice.last() {
+            self.pending_cr = last == b'\r';
+        }
+        if self.problem.is_none() {
+            sink(slice);
+        }
+    }
+
     /// Counts and checks one slice of body; returns whether it may be handed on.
     fn pass(&mut self, slice: &[u8]) -> bool {
         self.received = self.received.saturating_add(slice.len() as u64);
@@ -122,11 +171,24 @@ impl ContentCheck {
             self.rules.body != BodyType::SevenBit || self.rules.accept_undeclared_eight_bit;
         if !binary && (self.rules.reject_bare_line_ends || !eight_bit_allowed) {
             let scan = scan(slice, self.pending_cr);
-            if self.rules.reject_bare_line_ends && scan.bare_line_end {
+            let bare = self.rules.reject_bare_line_ends && scan.bare_line_end;
+            let eight_bit = scan.eight_bit && !eight_bit_allowed;
+            let kinds = u8::from(bare) + u8::from(scan.nul) + u8::from(eight_bit);
+            if kinds > 1 {
+                // More than one kind: the first in the body counts, as in the fused scan.
+                let mut after_cr = self.pending_cr;
+                for &byte in slice {
+                    self.check_octet(after_cr, byte);
+                    if self.problem.is_some() {
+                        break;
+                    }
+                    after_cr = byte == b'\r';
+                }
+            } else if bare {
                 self.problem = Some(ContentProblem::BareLineEnd);
             } else if scan.nul {
                 self.problem = Some(ContentProblem::Nul);
-            } else if scan.eight_bit && !eight_bit_allowed {
+            } else if eight_bit {
                 self.problem = Some(ContentProblem::UndeclaredEightBit);
             }
         } else if !binary && memchr::memchr(0, slice).is_some() {
@@ -204,15 +266,65 @@ pub struct Received {
 /// ```
 #[derive(Debug, Clone)]
 pub struct DataReceiver {
-    unstuffer: DotUnstuffer,
+    engine: Engine,
     check: ContentCheck,
+}
+
+/// How the receiver finds the end and checks the content.
+#[derive(Debug, Clone)]
+enum Engine {
+    /// One scan per block finds line-leading dots and content problems together
+    /// ([`scan::find_event`]); the dot handling is that of [`DotUnstuffer`].
+    Fused { stage: Stage, kernel: Kernel },
+    /// [`DotUnstuffer`], then the content checks on each slice it hands on. Kept for targets
+    /// without a vector kernel, and as the reference the fused engine is tested against.
+    Portable(Box<DotUnstuffer>),
+}
+
+/// Where the fused engine is in the stuffed body; as in [`DotUnstuffer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// At the start of a line (after `CR LF`).
+    LineStart,
+    /// After a line-leading `.`.
+    Dot,
+    /// After a line-leading `.` `CR`.
+    DotCr,
+    /// Inside a line; the last body octet was a `CR` or not.
+    Mid { last_was_cr: bool },
+    /// `CR LF . CR LF` was seen.
+    Finished,
 }
 
 impl DataReceiver {
     /// A receiver at the start of a body (just after the `354`).
     pub fn new(rules: ContentRules) -> Self {
+        let kernel = Kernel::detect();
+        let engine = if kernel == Kernel::Scalar {
+            Engine::Portable(Box::new(DotUnstuffer::new(EndMarker::CrLfOnly)))
+        } else {
+            Engine::Fused {
+                stage: Stage::LineStart,
+                kernel,
+            }
+        };
         DataReceiver {
-            unstuffer: DotUnstuffer::new(EndMarker::CrLfOnly),
+            engine,
+            check: ContentCheck::new(rules),
+        }
+    }
+
+    #[cfg(test)]
+    fn with_engine(rules: ContentRules, fused: Option<Kernel>) -> Self {
+        let engine = match fused {
+            Some(kernel) => Engine::Fused {
+                stage: Stage::LineStart,
+                kernel,
+            },
+            None => Engine::Portable(Box::new(DotUnstuffer::new(EndMarker::CrLfOnly))),
+        };
+        DataReceiver {
+            engine,
             check: ContentCheck::new(rules),
         }
     }
@@ -220,15 +332,22 @@ impl DataReceiver {
     /// Feeds received octets; `sink` gets the body, un-stuffed, while it is acceptable. Once a
     /// problem is found nothing more is handed on, but the input is still read to the end.
     pub fn receive<'a>(&mut self, input: &'a [u8], mut sink: impl FnMut(&'a [u8])) -> Received {
-        let check = &mut self.check;
-        let unstuffed = self.unstuffer.decode(input, |slice| {
-            if check.pass(slice) {
-                sink(slice);
+        match &mut self.engine {
+            Engine::Fused { stage, kernel } => {
+                receive_fused(stage, *kernel, &mut self.check, input, &mut sink)
             }
-        });
-        Received {
-            consumed: unstuffed.consumed,
-            finished: unstuffed.finished,
+            Engine::Portable(unstuffer) => {
+                let check = &mut self.check;
+                let unstuffed = unstuffer.decode(input, |slice| {
+                    if check.pass(slice) {
+                        sink(slice);
+                    }
+                });
+                Received {
+                    consumed: unstuffed.consumed,
+                    finished: unstuffed.finished,
+                }
+            }
         }
     }
 
@@ -244,6 +363,137 @@ impl DataReceiver {
     pub fn received(&self) -> u64 {
         self.check.received
     }
+}
+
+/// The fused engine: the same states and results as [`DotUnstuffer`] (with
+/// [`EndMarker::CrLfOnly`]) followed by [`ContentCheck::pass`], in one scan of the input.
+///
+/// The input is read in runs of body octets between removed dots. The first octet of a run
+/// is checked here against the octet before it (which may lie in an earlier input); every
+/// later octet is judged by [`scan::find_event`] with the input octet before it, which is then
+/// also the body octet before it.
+fn receive_fused<'a>(
+    stage: &mut Stage,
+    kernel: Kernel,
+    check: &mut ContentCheck,
+    input: &'a [u8],
+    sink: &mut impl FnMut(&'a [u8]),
+) -> Received {
+    let unfinished = Received {
+        consumed: input.len(),
+        finished: false,
+    };
+    let mut at = 0;
+    // Settle a stage left open at the end of the previous input.
+    let mut run_after_cr = loop {
+        if at == input.len() {
+            return Received {
+                consumed: at,
+                finished: *stage == Stage::Finished,
+            };
+        }
+        match *stage {
+            Stage::Finished => {
+                return Received {
+                    consumed: at,
+                    finished: true,
+                }
+            }
+            Stage::LineStart => {
+                if input[at] == b'.' {
+                    *stage = Stage::Dot;
+                    at += 1;
+                } else {
+                    *stage = Stage::Mid { last_was_cr: false };
+                }
+            }
+            Stage::Dot => {
+                if input[at] == b'\r' {
+                    *stage = Stage::DotCr;
+                    at += 1;
+                } else {
+                    *stage = Stage::Mid { last_was_cr: false };
+                }
+            }
+            Stage::DotCr => {
+                if input[at] == b'\n' {
+                    *stage = Stage::Finished;
+                    return Received {
+                        consumed: at + 1,
+                        finished: true,
+                    };
+                }
+                check.deliver(b"\r", sink);
+                *stage = Stage::Mid { last_was_cr: true };
+            }
+            Stage::Mid { last_was_cr } => break last_was_cr,
+        }
+    };
+    let mut run_start = at;
+    'runs: loop {
+        // The run's first octet: never a line-leading dot (the stage was settled, or a dot was
+        // just removed before it).
+        check.check_octet(run_after_cr, input[run_start]);
+        let mut from = run_start + 1;
+        loop {
+            let event = scan::find_event(input, from, check.checks(), kernel);
+            if event == input.len() {
+                break 'runs;
+            }
+            let (previous, byte) = (input[event - 1], input[event]);
+            let line_starts = previous == b'\n'
+                && byte == b'.'
+                && if event - 1 > run_start {
+                    input[event - 2] == b'\r'
+                } else {
+                    run_after_cr
+                };
+            if !line_starts {
+                check.check_octet(previous == b'\r', byte);
+                from = event + 1;
+                continue;
+            }
+            // A line starts with '.': hand on the run through the line feed, drop the dot.
+            check.deliver(&input[run_start..event], sink);
+            match (input.get(event + 1), input.get(event + 2)) {
+                (Some(b'\r'), Some(b'\n')) => {
+                    *stage = Stage::Finished;
+                    return Received {
+                        consumed: event + 3,
+                        finished: true,
+                    };
+                }
+                (Some(b'\r'), None) => {
+                    *stage = Stage::DotCr;
+                    return unfinished;
+                }
+                (None, _) => {
+                    *stage = Stage::Dot;
+                    return unfinished;
+                }
+                _ => {
+                    run_start = event + 1;
+                    run_after_cr = false;
+                    continue 'runs;
+                }
+            }
+        }
+    }
+    check.deliver(&input[run_start..], sink);
+    let last = input[input.len() - 1];
+    let last_after_cr = if input.len() - 1 > run_start {
+        input[input.len() - 2] == b'\r'
+    } else {
+        run_after_cr
+    };
+    *stage = if last == b'\n' && last_after_cr {
+        Stage::LineStart
+    } else {
+        Stage::Mid {
+            last_was_cr: last == b'\r',
+        }
+    };
+    unfinished
 }
 
 /// Receives the BDAT chunks of one message (RFC 3030): each chunk is exactly its announced
@@ -374,6 +624,181 @@ mod tests {
             })
         );
         assert_eq!(result.unwrap_err().reply().code.get(), 552);
+    }
+
+    /// What a receiver made of a whole input: the body handed on, where the body ended, and
+    /// the verdict.
+    type Outcome = (Vec<u8>, Option<usize>, Result<u64, ContentProblem>);
+
+    /// The DATA rules one byte at a time: a `.` starts a line at the start of the body or after
+    /// `CR LF`; `. CR LF` there ends the body, any other such `.` is dropped. Then the size,
+    /// and otherwise the first octet (in body order) that breaks a rule.
+    fn reference(input: &[u8], rules: ContentRules) -> Outcome {
+        let mut body = Vec::new();
+        let mut end = None;
+        let mut at = 0;
+        while at < input.len() {
+            let line_start = at == 0 || (at >= 2 && &input[at - 2..at] == b"\r\n");
+            if line_start && input[at] == b'.' {
+                if input[at + 1..].starts_with(b"\r\n") {
+                    end = Some(at + 3);
+                    break;
+                }
+                at += 1;
+                if at == input.len() {
+                    break;
+                }
+                // A '.' CR at the very end is held back until its LF is known to be absent.
+                if input[at] == b'\r' && at + 1 == input.len() {
+                    break;
+                }
+                continue;
+            }
+            body.push(input[at]);
+            at += 1;
+        }
+        let binary = rules.body == BodyType::BinaryMime;
+        let eight_bit_allowed =
+            rules.body != BodyType::SevenBit || rules.accept_undeclared_eight_bit;
+        let verdict = if body.len() as u64 > rules.max_size {
+            Err(ContentProblem::TooLarge {
+                received: body.len() as u64,
+                limit: rules.max_size,
+            })
+        } else {
+            let problem = body.iter().enumerate().find_map(|(i, &byte)| {
+                let bare_cr = byte == b'\r' && body.get(i + 1) != Some(&b'\n');
+                let bare_lf = byte == b'\n' && (i == 0 || body[i - 1] != b'\r');
+                if binary {
+                    None
+                } else if rules.reject_bare_line_ends && (bare_cr || bare_lf) {
+                    Some(ContentProblem::BareLineEnd)
+                } else if byte == 0 {
+                    Some(ContentProblem::Nul)
+                } else if byte >= 0x80 && !eight_bit_allowed {
+                    Some(ContentProblem::UndeclaredEightBit)
+                } else {
+                    None
+                }
+            });
+            problem.map_or(Ok(body.len() as u64), Err)
+        };
+        (body, end, verdict)
+    }
+
+    fn engines() -> Vec<Option<Kernel>> {
+        let mut engines = vec![None, Some(Kernel::Scalar)];
+        #[cfg(target_arch = "x86_64")]
+        {
+            engines.push(Some(Kernel::Sse2));
+            if std::is_x86_feature_detected!("avx2") {
+                engines.push(Some(Kernel::Avx2));
+            }
+        }
+        engines
+    }
+
+    fn receive_split(
+        input: &[u8],
+        cuts: &[usize],
+        rules: ContentRules,
+        engine: Option<Kernel>,
+    ) -> Outcome {
+        let mut cuts: Vec<usize> = cuts.iter().map(|&cut| cut.min(input.len())).collect();
+        cuts.sort();
+        cuts.push(input.len());
+        let mut receiver = DataReceiver::with_engine(rules, engine);
+        let mut body = Vec::new();
+        let mut at = 0;
+        let mut end = None;
+        for cut in cuts {
+            let received =
+                receiver.receive(&input[at..cut.max(at)], |part| body.extend_from_slice(part));
+            at += received.consumed;
+            if received.finished {
+                end = Some(at);
+                break;
+            }
+            assert_eq!(at, cut.max(at), "all input is used until the end");
+        }
+        (body, end, receiver.finish())
+    }
+
+    fn all_rules(max_size: u64) -> Vec<ContentRules> {
+        let mut all = Vec::new();
+        for body in [
+            BodyType::SevenBit,
+            BodyType::EightBitMime,
+            BodyType::BinaryMime,
+        ] {
+            for reject_bare_line_ends in [false, true] {
+                for accept_undeclared_eight_bit in [false, true] {
+                    all.push(ContentRules {
+                        max_size,
+                        body,
+                        reject_bare_line_ends,
+                        accept_undeclared_eight_bit,
+                    });
+                }
+            }
+        }
+        all
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_engine_matches_the_byte_at_a_time_reference_at_any_split(
+            mut input in proptest::collection::vec(proptest::prop_oneof![
+                8 => proptest::strategy::Just(b'a'), 4 => proptest::strategy::Just(b'\r'),
+                4 => proptest::strategy::Just(b'\n'), 3 => proptest::strategy::Just(b'.'),
+                1 => proptest::strategy::Just(0u8), 1 => proptest::strategy::Just(0xC3u8),
+                1 => proptest::prelude::any::<u8>()
+            ], 0..400),
+            // Clean CR LF lines spliced in, so the vector blocks have long event-free stretches.
+            clean_at in proptest::option::of(0usize..400),
+            cuts in proptest::collection::vec(0usize..500, 0..8),
+            max_size in proptest::prop_oneof![0u64..400, proptest::strategy::Just(u64::MAX)],
+            terminate: bool,
+        ) {
+            if let Some(clean_at) = clean_at {
+                let clean = b"Some text of a line.\r\n..dotted\r\n".repeat(5);
+                let clean_at = clean_at.min(input.len());
+                input.splice(clean_at..clean_at, clean);
+            }
+            if terminate {
+                input.extend_from_slice(b"\r\n.\r\n");
+            }
+            for rules in all_rules(max_size) {
+                let expected = reference(&input, rules);
+                for engine in engines() {
+                    for cuts in [&cuts[..], &[]] {
+                        let got = receive_split(&input, cuts, rules, engine);
+                        proptest::prop_assert_eq!(got.1, expected.1, "end, {:?} {:?}", rules, engine);
+                        if got.1.is_some() {
+                            proptest::prop_assert_eq!(got.2, expected.2, "verdict, {:?} {:?}", rules, engine);
+                        }
+                        if got.1.is_some() && expected.2.is_ok() {
+                            proptest::prop_assert_eq!(&got.0, &expected.0, "body, {:?} {:?}", rules, engine);
+                        } else {
+                            proptest::prop_assert!(expected.0.starts_with(&got.0), "a prefix is handed on");
+                            proptest::prop_assert!(got.0.len() as u64 <= rules.max_size);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_first_problem_in_the_body_is_the_verdict_whatever_the_split() {
+        // A NUL, then a bare CR in the same slice: the NUL comes first.
+        let input = b"a\x00b\rc\r\n.\r\n";
+        for engine in engines() {
+            for split in 0..input.len() {
+                let got = receive_split(input, &[split], rules(), engine);
+                assert_eq!(got.2, Err(ContentProblem::Nul), "{engine:?} split {split}");
+            }
+        }
     }
 
     #[test]
