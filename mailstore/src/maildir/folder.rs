@@ -19,6 +19,21 @@ use crate::message::{
 use crate::names::MailboxName;
 use crate::store::{Expunge, FlagsStored, StoreError};
 
+/// A message written and fsynced in `tmp/`, waiting to be moved into `cur/` with a UID.
+#[derive(Debug)]
+pub(crate) struct Staged {
+    /// The file in `tmp/`.
+    pub(crate) temporary: PathBuf,
+    /// Its base name in `cur/` (before `:2,`).
+    pub(crate) base: String,
+    /// The flags it is stored with.
+    pub(crate) flags: Flags,
+    /// Its size on disk and on the wire.
+    pub(crate) size: (u64, u64),
+    /// Its internal date.
+    pub(crate) date: SystemTime,
+}
+
 #[derive(Debug, Clone)]
 struct Entry {
     base: String,
@@ -506,42 +521,83 @@ impl Folder {
 
     /// Moves a fully written and fsynced file from `tmp/` into `cur/` and gives it a UID.
     /// Durable when it returns: the rename is flushed and the UID record fsynced.
-    pub(crate) fn commit(
+    pub(crate) fn commit(&mut self, staged: Staged) -> Result<(Uid, ModSeq), StoreError> {
+        self.commit_batch(vec![staged])
+            .pop()
+            .unwrap_or(Err(StoreError::Limit("empty commit batch")))
+    }
+
+    /// Commits several staged files at once, with one fsync of `cur/` and one of the UID
+    /// records for all of them: what concurrent deliveries to one folder share. Each gets
+    /// its own result, in order; a file whose result is an error is not visible (the caller
+    /// removes its temporary file) and a batch whose records cannot be made durable fails as
+    /// a whole, with every renamed file taken back.
+    pub(crate) fn commit_batch(
         &mut self,
-        temporary: &Path,
-        base: &str,
-        flags: Flags,
-        size: (u64, u64),
-        date: SystemTime,
-    ) -> Result<(Uid, ModSeq), StoreError> {
-        let letters = self.letters_allocating(&flags)?;
-        let uid = self.take_uid()?;
+        batch: Vec<Staged>,
+    ) -> Vec<Result<(Uid, ModSeq), StoreError>> {
         let cur = self.dir.join("cur");
-        let target = cur.join(cur_name(base, &letters));
-        fs::rename(temporary, &target)?;
-        let modseq = self.highest_modseq + 1;
-        let recorded = sync_dir(&cur).and_then(|()| {
-            metadata::append_uid_records(
-                &self.dir,
-                &[UidRecord {
-                    uid,
-                    base: base.to_string(),
-                    modseq: Some(modseq),
-                }],
-            )
-        });
-        if let Err(error) = recorded {
-            // The caller hears of a failure, so the message must not turn up later.
-            let _ = fs::remove_file(&target);
-            let _ = sync_dir(&cur);
-            return Err(error.into());
+        let mut results: Vec<Result<(Uid, ModSeq), StoreError>> = Vec::with_capacity(batch.len());
+        // (index in results, uid, target, letters, staged)
+        let mut renamed = Vec::new();
+        for (index, staged) in batch.into_iter().enumerate() {
+            let prepared = self.letters_allocating(&staged.flags).and_then(|letters| {
+                let uid = self.take_uid()?;
+                let target = cur.join(cur_name(&staged.base, &letters));
+                fs::rename(&staged.temporary, &target)?;
+                Ok((uid, target, letters))
+            });
+            match prepared {
+                Ok((uid, target, letters)) => {
+                    results.push(Err(StoreError::Limit("not committed")));
+                    renamed.push((index, uid, target, letters, staged));
+                }
+                Err(error) => results.push(Err(error)),
+            }
         }
-        self.highest_modseq = modseq;
-        self.uidlist_records += 1;
-        self.insert(uid, base, false, &letters, flags, size, date, modseq);
+        if renamed.is_empty() {
+            return results;
+        }
+        let first_modseq = self.highest_modseq + 1;
+        let records: Vec<UidRecord> = renamed
+            .iter()
+            .zip(first_modseq..)
+            .map(|((_, uid, _, _, staged), modseq)| UidRecord {
+                uid: *uid,
+                base: staged.base.clone(),
+                modseq: Some(modseq),
+            })
+            .collect();
+        let recorded =
+            sync_dir(&cur).and_then(|()| metadata::append_uid_records(&self.dir, &records));
+        if let Err(error) = recorded {
+            // The callers hear of a failure, so none of these messages may turn up later.
+            for (index, _, target, _, _) in &renamed {
+                let _ = fs::remove_file(target);
+                results[*index] = Err(io::Error::new(error.kind(), error.to_string()).into());
+            }
+            let _ = sync_dir(&cur);
+            return results;
+        }
+        for ((index, uid, _, letters, staged), modseq) in renamed.into_iter().zip(first_modseq..) {
+            self.highest_modseq = modseq;
+            self.uidlist_records += 1;
+            self.insert(
+                uid,
+                &staged.base,
+                false,
+                &letters,
+                staged.flags,
+                staged.size,
+                staged.date,
+                modseq,
+            );
+            results[index] = Uid::new(uid)
+                .map(|uid| (uid, ModSeq(modseq)))
+                .ok_or(StoreError::Limit("UID space exhausted"));
+        }
         self.note_mtimes();
-        let uid = Uid::new(uid).ok_or(StoreError::Limit("UID space exhausted"))?;
-        Ok((uid, ModSeq(modseq)))
+        results
     }
 
     pub(crate) fn store_flags(

@@ -17,7 +17,9 @@
 //!
 //! # Durability
 //! An append writes the message to `tmp/`, fsyncs it, renames it into `cur/`, fsyncs `cur/`,
-//! and fsyncs its UID record, all before it returns. A crash at any point leaves either no
+//! and fsyncs its UID record, all before it returns. Appends to one folder that arrive while
+//! another is committing share the two fsyncs of `cur/` and of the UID records (a group
+//! commit); each still returns only once its own message is durable. A crash at any point leaves either no
 //! visible message or a complete one (given a UID on the next start if its record was lost).
 //! A failed write (a full disk) removes the temporary file and returns the error.
 //!
@@ -28,6 +30,7 @@
 //! unnoticed until the folder's next change. Keywords are limited to 26 per
 //! folder, as in Dovecot's Maildir.
 
+mod commit_queue;
 mod filename;
 mod folder;
 mod fsio;
@@ -41,7 +44,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use folder::Folder;
+use commit_queue::FolderSlot;
+use folder::{Folder, Staged};
 use mail_session::mutf7;
 
 use crate::changes::{Change, ChangeHub, ChangeSubscription};
@@ -68,7 +72,7 @@ pub struct MaildirStore {
     hostname: String,
     counter: AtomicU64,
     last_validity: AtomicU32,
-    folders: Mutex<HashMap<FolderKey, Arc<Mutex<Folder>>>>,
+    folders: Mutex<HashMap<FolderKey, Arc<FolderSlot>>>,
     accounts: Mutex<HashMap<AccountName, Arc<Mutex<()>>>>,
     hub: ChangeHub,
     locks: MaildropLocks,
@@ -226,7 +230,7 @@ impl MaildirStore {
         &self,
         account: &AccountName,
         name: &MailboxName,
-    ) -> Result<Arc<Mutex<Folder>>, StoreError> {
+    ) -> Result<Arc<FolderSlot>, StoreError> {
         let key = (account.clone(), name.clone());
         // Loading happens under the map's lock, so that two first users of a folder cannot
         // both initialise its metadata.
@@ -239,7 +243,7 @@ impl MaildirStore {
         if !dir.join("cur").is_dir() {
             return Err(StoreError::NoSuchMailbox(name.clone()));
         }
-        let loaded = Arc::new(Mutex::new(Folder::open(name.clone(), dir, || {
+        let loaded = Arc::new(FolderSlot::new(Folder::open(name.clone(), dir, || {
             self.new_validity()
         })?));
         folders.insert(key, loaded.clone());
@@ -255,7 +259,7 @@ impl MaildirStore {
         let folder = self.folder(account, name)?;
         let mut changes = Vec::new();
         let result = {
-            let mut folder = lock(&folder);
+            let mut folder = folder.folder();
             folder.refresh(&mut changes)?;
             action(&mut folder)
         };
@@ -602,27 +606,33 @@ impl MailStore for MaildirStore {
         options: AppendOptions,
     ) -> Result<Appended, StoreError> {
         let folder = self.folder(account, name)?;
-        let dir = lock(&folder).dir().to_path_buf();
+        let dir = folder.folder().dir().to_path_buf();
         let date = whole_seconds(options.internal_date.unwrap_or_else(SystemTime::now));
         // The slow part, writing and fsyncing the data, happens outside the folder lock.
         let (temporary, base, size) =
             self.write_temporary(&dir, message, options.max_size, date)?;
-        let committed = self.with_folder(account, name, |folder| {
-            let validity = folder.validity();
-            folder
-                .commit(&temporary, &base, options.flags.clone(), size, date)
-                .map(|(uid, modseq)| Appended {
-                    uid_validity: validity,
+        let staged = Staged {
+            temporary: temporary.clone(),
+            base,
+            flags: options.flags,
+            size,
+            date,
+        };
+        // Appends that arrive together share the fsyncs of the commit (see commit_queue).
+        let mut changes = Vec::new();
+        let committed = folder.commit(staged, |folder| folder.refresh(&mut changes));
+        for change in changes {
+            self.hub.publish(account, change);
+        }
+        match committed {
+            Ok((uid_validity, uid, modseq)) => {
+                self.hub.publish_appended(account, name, uid, modseq);
+                Ok(Appended {
+                    uid_validity,
                     uid,
                     modseq,
                     size: size.0,
                 })
-        });
-        match committed {
-            Ok(appended) => {
-                self.hub
-                    .publish_appended(account, name, appended.uid, appended.modseq);
-                Ok(appended)
             }
             Err(error) => {
                 let _ = fs::remove_file(&temporary);
@@ -695,9 +705,9 @@ impl MailStore for MaildirStore {
                 .collect::<Vec<_>>())
         })?;
         let target = self.folder(account, to)?;
-        let target_dir = lock(&target).dir().to_path_buf();
+        let target_dir = target.folder().dir().to_path_buf();
         let mut copied = Copied {
-            uid_validity: lock(&target).validity(),
+            uid_validity: target.folder().validity(),
             uids: Vec::new(),
         };
         for (uid, (path, flags, date)) in sources {
@@ -709,7 +719,13 @@ impl MailStore for MaildirStore {
             let (temporary, base, size) =
                 self.write_temporary(&target_dir, &mut file, None, date)?;
             let committed = self.with_folder(account, to, |folder| {
-                folder.commit(&temporary, &base, flags, size, date)
+                folder.commit(Staged {
+                    temporary: temporary.clone(),
+                    base,
+                    flags,
+                    size,
+                    date,
+                })
             });
             match committed {
                 Ok((new_uid, modseq)) => {
@@ -765,5 +781,48 @@ mod tests {
         assert_eq!(mailbox_from_dir_name(".."), None);
         assert_eq!(mailbox_from_dir_name("..mailstore-trash-1"), None);
         assert_eq!(mailbox_from_dir_name(".a..b"), None);
+    }
+
+    #[test]
+    fn concurrent_deliveries_each_get_their_own_durable_uid() {
+        let root = tempfile::tempdir().unwrap();
+        let store = Arc::new(MaildirStore::open(root.path()).unwrap());
+        let account = AccountName::try_from("alice").unwrap();
+        let (threads, each) = (12usize, 8usize);
+        let workers: Vec<_> = (0..threads)
+            .map(|thread| {
+                let (store, account) = (store.clone(), account.clone());
+                std::thread::spawn(move || {
+                    (0..each)
+                        .map(|index| {
+                            let body = format!("Subject: {thread}-{index}\r\n\r\nbody\r\n");
+                            let appended = store.deliver(&account, &mut body.as_bytes()).unwrap();
+                            (appended.uid, body)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut delivered: Vec<(Uid, String)> = workers
+            .into_iter()
+            .flat_map(|worker| worker.join().unwrap())
+            .collect();
+        delivered.sort();
+        let uids: Vec<u32> = delivered.iter().map(|(uid, _)| uid.get()).collect();
+        assert_eq!(uids, (1..=(threads * each) as u32).collect::<Vec<_>>());
+        // After a restart (the UID records read back from disk) every message is where its
+        // caller was told, byte for byte.
+        drop(store);
+        let reopened = MaildirStore::open(root.path()).unwrap();
+        let snapshot = reopened.snapshot(&account, &MailboxName::inbox()).unwrap();
+        assert_eq!(snapshot.messages.len(), threads * each);
+        for (uid, body) in delivered {
+            let mut content = reopened
+                .open_message(&account, &MailboxName::inbox(), uid)
+                .unwrap();
+            let mut stored = String::new();
+            content.reader.read_to_string(&mut stored).unwrap();
+            assert_eq!(stored, body, "UID {uid:?}");
+        }
     }
 }
