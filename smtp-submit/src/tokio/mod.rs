@@ -10,4 +10,7 @@ mod spool;
 pub use client::{Client, ClientConfig, ClientError, Envelope, Security, Submitted};
 pub use router::{BoxFuture, RecipientRoute, Router, Smarthost, StoreRouter};
 pub use service::{SubmissionServer, SubmissionServerConfig};
-pub use spool::{received_field, rfc5322_date, SpoolWriter, SpooledMessage};
+pub use spool::{
+    received_field, rfc5322_date, BlockingSpoolReader, SpoolReader, SpoolWriter, SpooledMessage,
+    WRITE_BATCH,
+};

@@ -266,7 +266,7 @@ impl Router for StoreRouter {
             accounts.dedup();
             if !accounts.is_empty() {
                 let store = self.store.clone();
-                let file = message.into_file();
+                let file = message.into_blocking_reader();
                 let delivered =
                     tokio::task::spawn_blocking(move || -> Result<usize, StoreError> {
                         let mut file = file?;

@@ -1,19 +1,31 @@
-//! A message being received, kept in an unnamed temporary file (never in memory whole), and the
+//! A message being received, kept in memory while it is small and in an unnamed temporary
+//! file once it is not (never in memory whole beyond [`WRITE_BATCH`] octets), and the
 //! `Received:` trace field put in front of it (RFC 5321 section 4.4).
+//!
+//! Most submissions are a few kilobytes: creating, writing and deleting a file for each costs
+//! the file system more than the message's own delivery does, so the file is made only when a
+//! message outgrows the first batch.
 
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::server::Envelope;
 
-/// Octets gathered before they are written to the file in one blocking call.
-const WRITE_BATCH: usize = 256 * 1024;
+/// Octets gathered before they are written to the file in one blocking call; a message no
+/// larger than this never gets a file.
+pub const WRITE_BATCH: usize = 256 * 1024;
 
-/// Receives a message's octets into a temporary file.
+/// Receives a message's octets: in memory up to [`WRITE_BATCH`], then into a temporary file.
 #[derive(Debug)]
 pub struct SpoolWriter {
+    directory: PathBuf,
     file: Option<std::fs::File>,
     batch: Vec<u8>,
     size: u64,
@@ -21,12 +33,20 @@ pub struct SpoolWriter {
 }
 
 impl SpoolWriter {
-    /// A new, empty spool file in `directory` (it has no name: nothing is left behind if the
-    /// process dies).
+    /// A new, empty spool whose file, if the message needs one, goes into `directory` (it
+    /// has no name: nothing is left behind if the process dies). Fails if `directory` is not
+    /// a directory.
     pub fn create(directory: &Path) -> io::Result<SpoolWriter> {
+        if !std::fs::metadata(directory)?.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("{} is not a directory", directory.display()),
+            ));
+        }
         Ok(SpoolWriter {
-            file: Some(tempfile::tempfile_in(directory)?),
-            batch: Vec::with_capacity(WRITE_BATCH),
+            directory: directory.to_path_buf(),
+            file: None,
+            batch: Vec::new(),
             size: 0,
             failed: None,
         })
@@ -50,20 +70,26 @@ impl SpoolWriter {
             self.batch.clear();
             return;
         }
-        let Some(mut file) = self.file.take() else {
-            return;
-        };
+        let file = self.file.take();
+        let directory = self.directory.clone();
         let batch = std::mem::take(&mut self.batch);
         let written = tokio::task::spawn_blocking(move || {
+            let mut file = match file {
+                Some(file) => file,
+                None => match tempfile::tempfile_in(&directory) {
+                    Ok(file) => file,
+                    Err(error) => return (None, batch, Err(error)),
+                },
+            };
             let result = file.write_all(&batch);
-            (file, batch, result)
+            (Some(file), batch, result)
         })
         .await;
         match written {
             Ok((file, mut batch, result)) => {
                 batch.clear();
                 self.batch = batch;
-                self.file = Some(file);
+                self.file = file;
                 if let Err(error) = result {
                     self.failed = Some(error);
                 }
@@ -72,8 +98,16 @@ impl SpoolWriter {
         }
     }
 
-    /// Writes what is left and hands over the complete message.
+    /// Hands over the complete message: in memory if it never outgrew the first batch,
+    /// otherwise in its file with what is left written out.
     pub async fn finish(mut self) -> io::Result<SpooledMessage> {
+        if self.file.is_none() && self.failed.is_none() {
+            let octets = Bytes::from(std::mem::take(&mut self.batch));
+            return Ok(SpooledMessage {
+                content: Spooled::Memory(octets),
+                size: self.size,
+            });
+        }
         self.write_batch().await;
         if let Some(error) = self.failed.take() {
             return Err(error);
@@ -83,16 +117,22 @@ impl SpoolWriter {
             .take()
             .ok_or_else(|| io::Error::other("spool file lost"))?;
         Ok(SpooledMessage {
-            file,
+            content: Spooled::File(file),
             size: self.size,
         })
     }
 }
 
-/// A complete message in its spool file.
+#[derive(Debug)]
+enum Spooled {
+    Memory(Bytes),
+    File(std::fs::File),
+}
+
+/// A complete message, in memory or in its spool file.
 #[derive(Debug)]
 pub struct SpooledMessage {
-    file: std::fs::File,
+    content: Spooled,
     size: u64,
 }
 
@@ -102,19 +142,77 @@ impl SpooledMessage {
         self.size
     }
 
-    /// An async reader from its start (sharing the file position with other readers: read one
+    /// An async reader from its start (readers of a spool file share its position: read one
     /// at a time).
-    pub async fn reader(&self) -> io::Result<tokio::fs::File> {
-        let mut file = self.file.try_clone()?;
-        file.seek(SeekFrom::Start(0))?;
-        Ok(tokio::fs::File::from_std(file))
+    pub async fn reader(&self) -> io::Result<SpoolReader> {
+        Ok(match &self.content {
+            Spooled::Memory(octets) => SpoolReader::Memory(Cursor::new(octets.clone())),
+            Spooled::File(file) => {
+                let mut file = file.try_clone()?;
+                file.seek(SeekFrom::Start(0))?;
+                SpoolReader::File(tokio::fs::File::from_std(file))
+            }
+        })
     }
 
-    /// The file, for blocking readers.
-    pub fn into_file(self) -> io::Result<std::fs::File> {
-        let mut file = self.file;
-        file.seek(SeekFrom::Start(0))?;
-        Ok(file)
+    /// A blocking reader from its start, which can seek back to read it again.
+    pub fn into_blocking_reader(self) -> io::Result<BlockingSpoolReader> {
+        Ok(match self.content {
+            Spooled::Memory(octets) => BlockingSpoolReader::Memory(Cursor::new(octets)),
+            Spooled::File(mut file) => {
+                file.seek(SeekFrom::Start(0))?;
+                BlockingSpoolReader::File(file)
+            }
+        })
+    }
+}
+
+/// Reads a [`SpooledMessage`] asynchronously.
+#[derive(Debug)]
+pub enum SpoolReader {
+    /// A message kept in memory.
+    Memory(Cursor<Bytes>),
+    /// A message in its spool file.
+    File(tokio::fs::File),
+}
+
+impl AsyncRead for SpoolReader {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buffer: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            SpoolReader::Memory(cursor) => Pin::new(cursor).poll_read(context, buffer),
+            SpoolReader::File(file) => Pin::new(file).poll_read(context, buffer),
+        }
+    }
+}
+
+/// Reads a [`SpooledMessage`] in blocking code.
+#[derive(Debug)]
+pub enum BlockingSpoolReader {
+    /// A message kept in memory.
+    Memory(Cursor<Bytes>),
+    /// A message in its spool file.
+    File(std::fs::File),
+}
+
+impl Read for BlockingSpoolReader {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        match self {
+            BlockingSpoolReader::Memory(cursor) => cursor.read(buffer),
+            BlockingSpoolReader::File(file) => file.read(buffer),
+        }
+    }
+}
+
+impl Seek for BlockingSpoolReader {
+    fn seek(&mut self, position: SeekFrom) -> io::Result<u64> {
+        match self {
+            BlockingSpoolReader::Memory(cursor) => cursor.seek(position),
+            BlockingSpoolReader::File(file) => file.seek(position),
+        }
     }
 }
 
@@ -190,6 +288,62 @@ pub fn rfc5322_date(time: SystemTime) -> String {
 mod tests {
     use super::*;
     use std::time::Duration;
+    use tokio::io::AsyncReadExt;
+
+    async fn spool(directory: &Path, message: &[u8]) -> SpooledMessage {
+        let mut writer = SpoolWriter::create(directory).unwrap();
+        for piece in message.chunks(10_000) {
+            writer.push(piece);
+            writer.write_if_full().await;
+        }
+        writer.finish().await.unwrap()
+    }
+
+    async fn read_both_ways(message: SpooledMessage) -> (Vec<u8>, Vec<u8>) {
+        let mut read_async = Vec::new();
+        message
+            .reader()
+            .await
+            .unwrap()
+            .read_to_end(&mut read_async)
+            .await
+            .unwrap();
+        let mut blocking = message.into_blocking_reader().unwrap();
+        let mut read_blocking = Vec::new();
+        blocking.read_to_end(&mut read_blocking).unwrap();
+        // Delivery to a second account seeks back and reads again.
+        blocking.seek(SeekFrom::Start(0)).unwrap();
+        let mut again = Vec::new();
+        blocking.read_to_end(&mut again).unwrap();
+        assert_eq!(again, read_blocking);
+        (read_async, read_blocking)
+    }
+
+    #[tokio::test]
+    async fn small_messages_stay_in_memory_and_large_ones_go_to_a_file() {
+        let directory = tempfile::tempdir().unwrap();
+        let small: Vec<u8> = (0..WRITE_BATCH - 1).map(|i| (i % 251) as u8).collect();
+        let message = spool(directory.path(), &small).await;
+        assert!(matches!(message.content, Spooled::Memory(_)));
+        assert_eq!(message.size(), small.len() as u64);
+        let (read_async, read_blocking) = read_both_ways(message).await;
+        assert_eq!((read_async == small, read_blocking == small), (true, true));
+
+        let large: Vec<u8> = (0..3 * WRITE_BATCH + 17).map(|i| (i % 253) as u8).collect();
+        let message = spool(directory.path(), &large).await;
+        assert!(matches!(message.content, Spooled::File(_)));
+        assert_eq!(message.size(), large.len() as u64);
+        let (read_async, read_blocking) = read_both_ways(message).await;
+        assert_eq!((read_async == large, read_blocking == large), (true, true));
+        // The file has no name: nothing is left in the directory.
+        assert_eq!(std::fs::read_dir(directory.path()).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_missing_spool_directory_is_refused_at_once() {
+        let directory = tempfile::tempdir().unwrap();
+        assert!(SpoolWriter::create(&directory.path().join("missing")).is_err());
+    }
 
     #[test]
     fn dates_are_rfc_5322() {
