@@ -4,8 +4,9 @@
 //! Allocated afresh for each check, those blocks defeat the allocator: glibc raises its mmap
 //! threshold after the first free, later blocks come from per-thread arenas, and a server that
 //! checks passwords on a few threads ends up keeping several times the memory cost per thread.
-//! Here the working memory is kept in a small shared stock instead, one block set per
-//! concurrent check up to [`spare_limit`], and reused.
+//! Here the working memory is kept in a small shared stock instead while checks are under
+//! way, one block set per concurrent check up to [`spare_limit`], and reused; once no check
+//! is running, the stock is given back, so an idle server holds none of it.
 
 use std::sync::Mutex;
 
@@ -23,12 +24,15 @@ static SPARE_MEMORY: MemoryStock = MemoryStock::new();
 /// A stock of argon2 block sets: taken for one check, then given back.
 struct MemoryStock {
     spare: Mutex<Vec<Vec<Block>>>,
+    /// Checks holding a block set now.
+    in_use: std::sync::atomic::AtomicUsize,
 }
 
 impl MemoryStock {
     const fn new() -> Self {
         MemoryStock {
             spare: Mutex::new(Vec::new()),
+            in_use: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -40,6 +44,8 @@ impl MemoryStock {
 
     /// A set of at least `blocks` blocks: a kept one, grown if needed, or a new one.
     fn take(&self, blocks: usize) -> Vec<Block> {
+        self.in_use
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let kept = self.spare().pop();
         match kept {
             Some(mut memory) => {
@@ -52,14 +58,20 @@ impl MemoryStock {
         }
     }
 
-    /// Keeps `memory` for the next check, unless `limit` sets are kept already or it is
-    /// larger than [`LARGEST_KEPT_BLOCKS`].
+    /// Keeps `memory` for the next check while other checks are running, unless `limit`
+    /// sets are kept already or it is larger than [`LARGEST_KEPT_BLOCKS`]; the last check
+    /// to finish frees the whole stock.
     fn give_back(&self, memory: Vec<Block>, limit: usize) {
-        if memory.len() > LARGEST_KEPT_BLOCKS {
+        let mut spare = self.spare();
+        let others = self
+            .in_use
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+            .saturating_sub(1);
+        if others == 0 {
+            spare.clear();
             return;
         }
-        let mut spare = self.spare();
-        if spare.len() < limit {
+        if memory.len() <= LARGEST_KEPT_BLOCKS && spare.len() < limit {
             spare.push(memory);
         }
     }
@@ -185,14 +197,24 @@ mod tests {
         let stock = MemoryStock::new();
         let first = stock.take(8);
         let second = stock.take(16);
+        let third = stock.take(4);
         assert_eq!((first.len(), second.len()), (8, 16));
         stock.give_back(first, 1);
         stock.give_back(second, 1);
-        assert_eq!(stock.spare().len(), 1, "the limit holds");
+        assert_eq!(
+            stock.spare().len(),
+            1,
+            "kept while a check runs, up to the limit"
+        );
         // The kept set (8 blocks) is grown to what the next check needs.
-        assert_eq!(stock.take(12).len(), 12);
+        let fourth = stock.take(12);
+        assert_eq!(fourth.len(), 12);
         assert!(stock.spare().is_empty());
+        // (Given back in place of `fourth`, as if that check had needed more than is kept.)
+        drop(fourth);
         stock.give_back(vec![Block::default(); LARGEST_KEPT_BLOCKS + 1], 4);
         assert!(stock.spare().is_empty(), "very large sets are not kept");
+        stock.give_back(third, 4);
+        assert!(stock.spare().is_empty(), "the last check frees the stock");
     }
 }

@@ -163,6 +163,10 @@ impl ConnectionService for Pop3Server {
     }
 }
 
+/// A message opened for RETR/TOP: the reader for the rest (none if the first chunk held the
+/// whole message) and the first chunk.
+type OpenedMessage = (Option<Box<dyn Read + Send>>, Vec<u8>);
+
 /// Runs blocking store work off the async threads.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
     tokio::task::spawn_blocking(work).await.ok()
@@ -269,22 +273,26 @@ impl Pop3Connection {
             return;
         };
         let store = self.server.store.clone();
-        let opened = blocking(
-            move || -> Result<(Box<dyn Read + Send>, Vec<u8>), StoreError> {
-                let content = store.open_message(&account, &MailboxName::inbox(), uid)?;
-                let mut reader: Box<dyn Read + Send> = Box::new(content.reader);
-                let mut first = vec![0u8; CHUNK];
-                let mut filled = 0;
-                while filled < first.len() {
-                    match reader.read(&mut first[filled..])? {
-                        0 => break,
-                        read => filled += read,
+        let opened = blocking(move || -> Result<OpenedMessage, StoreError> {
+            let content = store.open_message(&account, &MailboxName::inbox(), uid)?;
+            let mut reader: Box<dyn Read + Send> = Box::new(content.reader);
+            let mut first = vec![0u8; CHUNK];
+            let mut filled = 0;
+            let mut at_end = false;
+            while filled < first.len() {
+                match reader.read(&mut first[filled..])? {
+                    0 => {
+                        at_end = true;
+                        break;
                     }
+                    read => filled += read,
                 }
-                first.truncate(filled);
-                Ok((reader, first))
-            },
-        )
+            }
+            first.truncate(filled);
+            // A message that fit in the first chunk needs no second trip to the blocking
+            // pool just to find its end.
+            Ok((if at_end { None } else { Some(reader) }, first))
+        })
         .await;
         match opened {
             Some(Ok((reader, first))) => {
@@ -292,7 +300,7 @@ impl Pop3Connection {
                     needs_utf8: header_needs_utf8(&first),
                     crlf_line_ends,
                 };
-                self.reader = Some(reader);
+                self.reader = reader;
                 self.first_chunk = Some(first);
                 session.start_message(shape);
             }
@@ -307,8 +315,12 @@ impl Pop3Connection {
     async fn message_data(&mut self, session: &mut ServerSession) {
         if let Some(first) = self.first_chunk.take() {
             if !first.is_empty() {
-                if session.message_data(&first) == MessageProgress::Done {
+                let progress = session.message_data(&first);
+                if progress == MessageProgress::Done {
                     self.reader = None;
+                } else if self.reader.is_none() {
+                    // The whole message was in the first chunk.
+                    session.message_end();
                 }
                 return;
             }
