@@ -145,6 +145,10 @@ pub struct Pop3Config {
     pub inactivity_timeout_secs: u64,
     /// Longest command line (RFC 2449: 255).
     pub max_line_length: usize,
+    /// Messages up to this many octets are read on the async threads rather than tokio's
+    /// blocking pool: faster on a local disk, but a slow disk would stall other connections
+    /// for the read's duration. 0: never.
+    pub inline_read_limit: u64,
 }
 
 impl Default for Pop3Config {
@@ -155,6 +159,7 @@ impl Default for Pop3Config {
             listen_tls: vec![SocketAddr::from(([127, 0, 0, 1], 11995))],
             inactivity_timeout_secs: 600,
             max_line_length: 255,
+            inline_read_limit: 65536,
         }
     }
 }

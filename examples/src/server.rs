@@ -238,6 +238,7 @@ pub async fn start(prepared: &Prepared, shutdown: &Shutdown) -> Result<Running, 
             Pop3ServerConfig {
                 session,
                 listener: listener_options,
+                inline_read_limit: config.pop3.inline_read_limit,
                 ..Pop3ServerConfig::default()
             },
         );

@@ -29,6 +29,10 @@ struct Fixture {
 }
 
 async fn start() -> Fixture {
+    start_with(Pop3ServerConfig::default()).await
+}
+
+async fn start_with(config: Pop3ServerConfig) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     tls::ensure_self_signed(&cert, &key, &["localhost".into()]).unwrap();
@@ -46,7 +50,7 @@ async fn start() -> Fixture {
         users.clone(),
         throttle,
         Some(tls::server_config(&cert, &key).unwrap()),
-        Pop3ServerConfig::default(),
+        config,
     );
     let shutdown = Shutdown::new();
     let plain = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -121,7 +125,20 @@ fn big_message() -> Vec<u8> {
 
 #[tokio::test]
 async fn the_client_reads_and_deletes_over_stls_and_implicit_tls() {
-    let fixture = start().await;
+    reads_and_deletes(start().await).await;
+}
+
+#[tokio::test]
+async fn small_messages_read_on_the_async_thread_are_byte_exact_too() {
+    // The first two messages are read inline, the big one on the blocking pool.
+    let config = Pop3ServerConfig {
+        inline_read_limit: 64 * 1024,
+        ..Pop3ServerConfig::default()
+    };
+    reads_and_deletes(start_with(config).await).await;
+}
+
+async fn reads_and_deletes(fixture: Fixture) {
     let messages: Vec<Vec<u8>> = vec![
         b"Subject: one\r\n\r\n.\r\n..\r\nend\r\n".to_vec(),
         b"Subject: two\n\nbare LF\n.dot\n".to_vec(),

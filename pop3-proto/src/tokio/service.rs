@@ -30,6 +30,12 @@ pub struct Pop3ServerConfig {
     pub listener: ListenerOptions,
     /// The longest a TLS handshake may take.
     pub tls_handshake_timeout: Duration,
+    /// Messages no larger than this many octets (as stored) are opened and read on the
+    /// async thread instead of on tokio's blocking pool. Reading a small file the kernel has
+    /// cached takes microseconds, while the trip to the blocking pool and back costs two
+    /// thread switches per RETR; on a slow or remote disk the read would hold up the other
+    /// connections of that thread, so the default, 0, never reads on the async threads.
+    pub inline_read_limit: u64,
 }
 
 impl Default for Pop3ServerConfig {
@@ -38,6 +44,7 @@ impl Default for Pop3ServerConfig {
             session: Options::default(),
             listener: ListenerOptions::default(),
             tls_handshake_timeout: Duration::from_secs(30),
+            inline_read_limit: 0,
         }
     }
 }
@@ -112,8 +119,8 @@ struct Pop3Connection {
     peer: IpAddr,
     account: Option<AccountName>,
     lock: Option<MaildropLock>,
-    /// Each message's UID and whether its line ends are all CR LF.
-    uids: Vec<(Uid, bool)>,
+    /// Each message's UID, whether its line ends are all CR LF, and its size as stored.
+    uids: Vec<(Uid, bool, u64)>,
     reader: Option<Box<dyn Read + Send>>,
     first_chunk: Option<Vec<u8>>,
 }
@@ -166,6 +173,35 @@ impl ConnectionService for Pop3Server {
 /// A message opened for RETR/TOP: the reader for the rest (none if the first chunk held the
 /// whole message) and the first chunk.
 type OpenedMessage = (Option<Box<dyn Read + Send>>, Vec<u8>);
+
+/// Opens a message and reads its first chunk: all of it, and the end found, when its stored
+/// `size` fits in one chunk (the buffer is one octet larger than the size, so the end is seen
+/// without a second read).
+fn open_message(
+    store: &dyn MailStore,
+    account: &AccountName,
+    uid: Uid,
+    size: u64,
+) -> Result<OpenedMessage, StoreError> {
+    let content = store.open_message(account, &MailboxName::inbox(), uid)?;
+    let mut reader: Box<dyn Read + Send> = Box::new(content.reader);
+    let first_length = usize::try_from(size.saturating_add(1)).map_or(CHUNK, |n| n.min(CHUNK));
+    let mut first = vec![0u8; first_length];
+    let mut filled = 0;
+    let mut at_end = false;
+    while filled < first.len() {
+        match reader.read(&mut first[filled..])? {
+            0 => {
+                at_end = true;
+                break;
+            }
+            read => filled += read,
+        }
+    }
+    first.truncate(filled);
+    // A message that fit in the first chunk needs no second trip just to find its end.
+    Ok((if at_end { None } else { Some(reader) }, first))
+}
 
 /// Runs blocking store work off the async threads.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
@@ -241,7 +277,7 @@ impl Pop3Connection {
                 self.uids = snapshot
                     .messages
                     .iter()
-                    .map(|message| (message.uid, message.size == message.wire_size))
+                    .map(|message| (message.uid, message.size == message.wire_size, message.size))
                     .collect();
                 let listing = snapshot
                     .messages
@@ -266,34 +302,18 @@ impl Pop3Connection {
     }
 
     async fn retrieve(&mut self, session: &mut ServerSession, message: u32) {
-        let (Some(account), Some(&(uid, crlf_line_ends))) =
+        let (Some(account), Some(&(uid, crlf_line_ends, size))) =
             (self.account.clone(), self.uids.get(message as usize - 1))
         else {
             session.refuse_message(ResponseCode::SysTemp, "message unavailable");
             return;
         };
         let store = self.server.store.clone();
-        let opened = blocking(move || -> Result<OpenedMessage, StoreError> {
-            let content = store.open_message(&account, &MailboxName::inbox(), uid)?;
-            let mut reader: Box<dyn Read + Send> = Box::new(content.reader);
-            let mut first = vec![0u8; CHUNK];
-            let mut filled = 0;
-            let mut at_end = false;
-            while filled < first.len() {
-                match reader.read(&mut first[filled..])? {
-                    0 => {
-                        at_end = true;
-                        break;
-                    }
-                    read => filled += read,
-                }
-            }
-            first.truncate(filled);
-            // A message that fit in the first chunk needs no second trip to the blocking
-            // pool just to find its end.
-            Ok((if at_end { None } else { Some(reader) }, first))
-        })
-        .await;
+        let opened = if size <= self.server.config.inline_read_limit {
+            Some(open_message(store.as_ref(), &account, uid, size))
+        } else {
+            blocking(move || open_message(store.as_ref(), &account, uid, size)).await
+        };
         match opened {
             Some(Ok((reader, first))) => {
                 let shape = MessageShape {
@@ -352,7 +372,7 @@ impl Pop3Connection {
     async fn update(&mut self, session: &mut ServerSession, deleted: Vec<u32>) {
         let doomed: Vec<Uid> = deleted
             .iter()
-            .filter_map(|&message| self.uids.get(message as usize - 1).map(|(uid, _)| *uid))
+            .filter_map(|&message| self.uids.get(message as usize - 1).map(|(uid, _, _)| *uid))
             .collect();
         let result = match (self.account.clone(), doomed.is_empty()) {
             (_, true) | (None, _) => Ok(()),
