@@ -14,7 +14,11 @@ enum Event {
     Error(String),
 }
 
-fn events<'a>(role: Role, options: FramerOptions, chunks: impl Iterator<Item = &'a [u8]>) -> Vec<Event> {
+fn events<'a>(
+    role: Role,
+    options: FramerOptions,
+    chunks: impl Iterator<Item = &'a [u8]>,
+) -> Vec<Event> {
     let mut framer = Framer::new(role, options);
     let mut buffer = Vec::new();
     let mut out: Vec<Event> = Vec::new();
@@ -48,7 +52,11 @@ fuzz_target!(|data: &[u8]| {
     let [role, chunk, limit, stream @ ..] = data else {
         return;
     };
-    let role = if role % 2 == 0 { Role::Server } else { Role::Client };
+    let role = if role % 2 == 0 {
+        Role::Server
+    } else {
+        Role::Client
+    };
     let options = FramerOptions {
         max_line_length: 8 + usize::from(*limit % 64),
         max_literal_size: 1 + u64::from(*limit) * 4,

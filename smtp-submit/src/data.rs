@@ -314,6 +314,17 @@ impl DataReceiver {
         }
     }
 
+    /// A receiver that does not use the vector scan: [`DotUnstuffer`], then the content
+    /// checks on each slice. Same results as [`DataReceiver::new`], slower; it is the reference
+    /// the fast path is fuzzed against, and a choice for those who want no `unsafe` code on
+    /// their path.
+    pub fn portable(rules: ContentRules) -> Self {
+        DataReceiver {
+            engine: Engine::Portable(Box::new(DotUnstuffer::new(EndMarker::CrLfOnly))),
+            check: ContentCheck::new(rules),
+        }
+    }
+
     #[cfg(test)]
     fn with_engine(rules: ContentRules, fused: Option<Kernel>) -> Self {
         let engine = match fused {
