@@ -154,6 +154,28 @@ impl ContentCheck {
         }
     }
 
+    /// As [`ContentCheck::pass`], with the content checked by the vector scan: one pass that
+    /// stops only where an octet needs a closer look (a problem, or a harmless `LF .`).
+    fn pass_scanned(&mut self, slice: &[u8], kernel: Kernel) -> bool {
+        let checks = self.checks();
+        if let (true, Some(&first)) = (checks.bare || checks.nul || checks.high, slice.first()) {
+            self.check_octet(self.pending_cr, first);
+            let mut from = 1;
+            while self.problem.is_none() && from < slice.len() {
+                let at = scan::find_event(slice, from, checks, kernel);
+                if at >= slice.len() {
+                    break;
+                }
+                // An `LF .` pair is no problem here: check_octet finds none in it.
+                self.check_octet(slice[at - 1] == b'\r', slice[at]);
+                from = at + 1;
+            }
+        }
+        let mut acceptable = false;
+        self.deliver(slice, &mut |_| acceptable = true);
+        acceptable
+    }
+
     /// Counts and checks one slice of body; returns whether it may be handed on.
     fn pass(&mut self, slice: &[u8]) -> bool {
         self.received = self.received.saturating_add(slice.len() as u64);
@@ -513,14 +535,36 @@ fn receive_fused<'a>(
 pub struct BdatReceiver {
     check: ContentCheck,
     remaining: u64,
+    /// The vector scan for the content checks, or `None` for the per-slice checks.
+    kernel: Option<Kernel>,
 }
 
 impl BdatReceiver {
     /// A receiver for a message's chunks.
     pub fn new(rules: ContentRules) -> Self {
+        let kernel = Some(Kernel::detect()).filter(|kernel| *kernel != Kernel::Scalar);
         BdatReceiver {
             check: ContentCheck::new(rules),
             remaining: 0,
+            kernel,
+        }
+    }
+
+    #[cfg(test)]
+    fn with_kernel(rules: ContentRules, kernel: Option<Kernel>) -> Self {
+        BdatReceiver {
+            check: ContentCheck::new(rules),
+            remaining: 0,
+            kernel,
+        }
+    }
+
+    /// A receiver that does not use the vector scan (see [`DataReceiver::portable`]).
+    pub fn portable(rules: ContentRules) -> Self {
+        BdatReceiver {
+            check: ContentCheck::new(rules),
+            remaining: 0,
+            kernel: None,
         }
     }
 
@@ -542,7 +586,12 @@ impl BdatReceiver {
             .min(input.len());
         let part = &input[..take];
         self.remaining -= take as u64;
-        if !part.is_empty() && self.check.pass(part) {
+        let acceptable = match self.kernel {
+            _ if part.is_empty() => false,
+            Some(kernel) => self.check.pass_scanned(part, kernel),
+            None => self.check.pass(part),
+        };
+        if acceptable {
             sink(part);
         }
         Received {
@@ -821,5 +870,54 @@ mod tests {
         assert_eq!(received.consumed, 5);
         assert!(received.finished);
         assert_eq!(body, b"ab\r\nc");
+    }
+
+    fn bdat_receive(
+        input: &[u8],
+        chunks: &[usize],
+        mut receiver: BdatReceiver,
+    ) -> (Vec<u8>, Result<u64, ContentProblem>) {
+        let mut body = Vec::new();
+        let mut rest = input;
+        let mut chunk_sizes = chunks.iter().copied().chain(std::iter::once(usize::MAX));
+        while !rest.is_empty() {
+            let size = chunk_sizes.next().unwrap_or(usize::MAX).min(rest.len());
+            receiver.start_chunk(size as u64);
+            // Each chunk arrives in two reads, so problems straddle reads as well as chunks.
+            let (first, second) = rest[..size].split_at(size / 2);
+            for piece in [first, second] {
+                let received = receiver.receive(piece, |part| body.extend_from_slice(part));
+                assert_eq!(received.consumed, piece.len());
+            }
+            rest = &rest[size..];
+        }
+        (body, receiver.finish())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn bdat_with_the_vector_scan_matches_the_portable_checks(
+            input in proptest::collection::vec(proptest::prop_oneof![
+                8 => proptest::strategy::Just(b'a'), 4 => proptest::strategy::Just(b'\r'),
+                4 => proptest::strategy::Just(b'\n'), 3 => proptest::strategy::Just(b'.'),
+                1 => proptest::strategy::Just(0u8), 1 => proptest::strategy::Just(0xC3u8),
+                1 => proptest::prelude::any::<u8>()
+            ], 0..400),
+            chunks in proptest::collection::vec(1usize..120, 0..6),
+            max_size in proptest::prop_oneof![0u64..400, proptest::strategy::Just(u64::MAX)],
+        ) {
+            for rules in all_rules(max_size) {
+                let expected = bdat_receive(&input, &chunks, BdatReceiver::portable(rules));
+                for kernel in engines().into_iter().flatten() {
+                    let got = bdat_receive(
+                        &input, &chunks, BdatReceiver::with_kernel(rules, Some(kernel)),
+                    );
+                    proptest::prop_assert_eq!(&got.1, &expected.1, "verdict, {:?} {:?}", rules, kernel);
+                    if expected.1.is_ok() {
+                        proptest::prop_assert_eq!(&got.0, &expected.0, "body, {:?} {:?}", rules, kernel);
+                    }
+                }
+            }
+        }
     }
 }
