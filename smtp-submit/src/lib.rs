@@ -24,6 +24,13 @@
 //! section 4.5.3.1, and `CR LF . CR LF` as the only end of DATA. Anything a client pipelined
 //! behind STARTTLS is discarded before the handshake.
 //!
+//! # Speed and `unsafe`
+//! DATA and BDAT bodies are checked (line-leading dots, bare CR/LF, NUL, undeclared 8-bit) in
+//! one pass of SSE2/AVX2 compares on x86_64; that module, `data::scan`, is the only place
+//! with `unsafe` code, and is fuzzed and property-tested against the portable receivers
+//! ([`data::DataReceiver::portable`], [`data::BdatReceiver::portable`]), which use none and
+//! give the same results. Other targets use the portable path.
+//!
 //! # Not implemented, and why
 //! - **VRFY** answers `252 2.5.0` (RFC 5321 section 3.5.3 allows it; confirming addresses to
 //!   anyone helps address harvesting), and **EXPN** is unknown (500), as on most MSAs.
