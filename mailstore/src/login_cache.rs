@@ -57,17 +57,15 @@ impl LoginCache {
 
     /// The keyed digest of `password` checked against `stored_hash` for `account`. Each field
     /// is length-prefixed, so no two different triples give the same input.
-    fn digest(&self, account: &AccountName, password: &str, stored_hash: &str) -> Digest {
-        let Ok(mut mac) = <Blake2bMac512 as KeyInit>::new_from_slice(&self.key) else {
-            // A 32-octet key is always accepted; an all-zero digest matches no real entry
-            // because entries are only ever made by this function.
-            return [0u8; 64];
-        };
+    /// `None` only if the key were refused (a 32-octet key never is): then nothing is
+    /// remembered or recalled.
+    fn digest(&self, account: &AccountName, password: &str, stored_hash: &str) -> Option<Digest> {
+        let mut mac = <Blake2bMac512 as KeyInit>::new_from_slice(&self.key).ok()?;
         for field in [account.as_str(), password, stored_hash] {
             mac.update(&(field.len() as u64).to_be_bytes());
             mac.update(field.as_bytes());
         }
-        mac.finalize().into_bytes().into()
+        Some(mac.finalize().into_bytes().into())
     }
 
     /// Whether `account` checked `password` against `stored_hash` successfully less than the
@@ -88,8 +86,8 @@ impl LoginCache {
         if now.saturating_duration_since(checked_at) >= self.ttl {
             return false;
         }
-        let digest = self.digest(account, password, stored_hash);
-        mail_session::sasl::constant_time_eq(&digest, &remembered)
+        self.digest(account, password, stored_hash)
+            .is_some_and(|digest| mail_session::sasl::constant_time_eq(&digest, &remembered))
     }
 
     /// Remembers a successful check made at `now`.
@@ -103,7 +101,9 @@ impl LoginCache {
         if self.ttl.is_zero() {
             return;
         }
-        let digest = self.digest(account, password, stored_hash);
+        let Some(digest) = self.digest(account, password, stored_hash) else {
+            return;
+        };
         let mut entries = self.entries();
         if entries.len() >= CAPACITY && !entries.contains_key(account) {
             let ttl = self.ttl;

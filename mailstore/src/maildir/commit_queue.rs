@@ -9,6 +9,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Mutex, MutexGuard};
 
 use super::folder::{Folder, Staged};
+use super::lock;
 use crate::message::{ModSeq, Uid, UidValidity};
 use crate::store::StoreError;
 
@@ -31,12 +32,6 @@ impl std::fmt::Debug for FolderSlot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FolderSlot").finish_non_exhaustive()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl FolderSlot {
