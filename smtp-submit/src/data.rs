@@ -136,9 +136,8 @@ impl ContentCheck {
         }
     }
 
-    /// Counts one slice of body whose content was already checked (by the fused scan); hands
-    /// it on unless a problem is known or the size limit is passed.
-    fn deliver<'a>(&mut self, slice: &'a [u8], sink: &mut impl FnMut(&'a [u8])) {
+    /// Counts the octets of `slice`; notes `TooLarge` once the limit is passed.
+    fn count(&mut self, slice: &[u8]) {
         self.received = self.received.saturating_add(slice.len() as u64);
         if self.received > self.rules.max_size {
             self.problem = Some(ContentProblem::TooLarge {
@@ -146,6 +145,12 @@ impl ContentCheck {
                 limit: self.rules.max_size,
             });
         }
+    }
+
+    /// Counts one slice of body whose content was already checked (by the fused scan); hands
+    /// it on unless a problem is known or the size limit is passed.
+    fn deliver<'a>(&mut self, slice: &'a [u8], sink: &mut impl FnMut(&'a [u8])) {
+        self.count(slice);
         if let Some(&last) = slice.last() {
             self.pending_cr = last == b'\r';
         }
@@ -178,13 +183,7 @@ impl ContentCheck {
 
     /// Counts and checks one slice of body; returns whether it may be handed on.
     fn pass(&mut self, slice: &[u8]) -> bool {
-        self.received = self.received.saturating_add(slice.len() as u64);
-        if self.received > self.rules.max_size {
-            self.problem = Some(ContentProblem::TooLarge {
-                received: self.received,
-                limit: self.rules.max_size,
-            });
-        }
+        self.count(slice);
         if self.problem.is_some() {
             return false;
         }
