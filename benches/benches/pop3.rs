@@ -83,20 +83,26 @@ fn server_retr(message: &[u8], crlf: bool) -> usize {
     loop {
         match session.next(now) {
             Progress::Output(bytes) => sent += bytes.len(),
-            Progress::Event(Event::Login { .. }) => session.accept_login(vec![MaildropEntry {
-                size: message.len() as u64,
-                unique_id: "1".into(),
-            }]),
-            Progress::Event(Event::Retrieve { .. }) => session.start_message(MessageShape {
-                needs_utf8: false,
-                crlf_line_ends: crlf,
-            }),
+            Progress::Event(Event::Login { .. }) => session
+                .accept_login(vec![MaildropEntry {
+                    size: message.len() as u64,
+                    unique_id: "1".into(),
+                }])
+                .expect("a login is awaited"),
+            Progress::Event(Event::Retrieve { .. }) => session
+                .start_message(MessageShape {
+                    needs_utf8: false,
+                    crlf_line_ends: crlf,
+                })
+                .expect("a retrieval is awaited"),
             Progress::Event(Event::MessageData { .. }) => {
                 if offset >= message.len() {
-                    session.message_end();
+                    session.end_message().expect("message data is awaited");
                 } else {
                     let end = (offset + CHUNK).min(message.len());
-                    session.message_data(&message[offset..end]);
+                    session
+                        .push_message_data(&message[offset..end])
+                        .expect("message data is awaited");
                     offset = end;
                 }
             }

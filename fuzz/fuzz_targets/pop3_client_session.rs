@@ -53,6 +53,7 @@ fuzz_target!(|data: &[u8]| {
             Progress::StartTls => client.tls_established(),
             Progress::Close => return,
             Progress::Output(_) | Progress::Event(_) => {}
+            Progress::AwaitingAnswer => panic!("a client session has no events to answer"),
         }
     }
     panic!("the client session never ended");

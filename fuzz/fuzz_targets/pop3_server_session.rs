@@ -11,6 +11,7 @@ use pop3_proto::server::{
     TlsMode,
 };
 
+const IN_TURN: &str = "the answer to the event just handed out is in turn";
 const MESSAGES: [&[u8]; 2] = [b"Subject: a\r\n\r\n.x\r\n", b"Subject: b\n\nline\n.\nend"];
 
 fuzz_target!(|data: &[u8]| {
@@ -37,33 +38,41 @@ fuzz_target!(|data: &[u8]| {
             Progress::Output(bytes) => output += bytes.len(),
             Progress::Event(Event::Login { credentials }) => {
                 if credentials.username == "u" {
-                    session.accept_login(
-                        MESSAGES
-                            .iter()
-                            .enumerate()
-                            .map(|(i, m)| MaildropEntry {
-                                size: m.len() as u64,
-                                unique_id: format!("id{i}"),
-                            })
-                            .collect(),
-                    );
+                    session
+                        .accept_login(
+                            MESSAGES
+                                .iter()
+                                .enumerate()
+                                .map(|(i, m)| MaildropEntry {
+                                    size: m.len() as u64,
+                                    unique_id: format!("id{i}"),
+                                })
+                                .collect(),
+                        )
+                        .expect(IN_TURN);
                 } else {
-                    session.reject_login(LoginRejection::Credentials);
+                    session
+                        .reject_login(LoginRejection::Credentials)
+                        .expect(IN_TURN);
                 }
             }
             Progress::Event(Event::Retrieve { message, .. }) => {
                 reading = Some((message, 0));
-                session.start_message(MessageShape {
-                    needs_utf8: control & 4 != 0,
-                    crlf_line_ends: control & 8 != 0,
-                });
+                session
+                    .start_message(MessageShape {
+                        needs_utf8: control & 4 != 0,
+                        crlf_line_ends: control & 8 != 0,
+                    })
+                    .expect(IN_TURN);
             }
             Progress::Event(Event::MessageData { message }) => {
                 let (_, offset) = reading.unwrap_or((message, 0));
                 let body = MESSAGES[(message as usize - 1) % 2];
                 if offset >= body.len() {
-                    session.message_end();
-                } else if session.message_data(&body[offset..(offset + 3).min(body.len())])
+                    session.end_message().expect(IN_TURN);
+                } else if session
+                    .push_message_data(&body[offset..(offset + 3).min(body.len())])
+                    .expect(IN_TURN)
                     == MessageProgress::More
                 {
                     reading = Some((message, offset + 3));
@@ -71,9 +80,10 @@ fuzz_target!(|data: &[u8]| {
             }
             Progress::Event(Event::Update { deleted }) => {
                 deleted_at_quit = Some(deleted);
-                session.finish_update(Ok(()));
+                session.finish_update(Ok(())).expect(IN_TURN);
             }
             Progress::Event(_) => {}
+            Progress::AwaitingAnswer => panic!("every event was answered, yet the session waits"),
             Progress::StartTls => session.tls_established(),
             Progress::Close => break,
             Progress::NeedMoreInput => match chunks.next() {

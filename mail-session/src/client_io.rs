@@ -60,6 +60,9 @@ pub enum ConnectionError {
     /// TLS asked for without a TLS configuration, or an invalid server name.
     #[error("configuration: {0}")]
     Config(&'static str),
+    /// The client left an event of its session unanswered (a bug in the protocol client).
+    #[error("an event of the session was left unanswered")]
+    Unanswered,
 }
 
 /// A client's connection. See the module docs.
@@ -148,7 +151,8 @@ impl ClientConnection {
             }
             match session.next(now) {
                 Progress::Event(event) => return Ok(Some(event)),
-                Progress::Output(bytes) => self.io()?.write_all(&bytes).await?,
+                Progress::AwaitingAnswer => return Err(ConnectionError::Unanswered),
+                Progress::Output(bytes) => self.io()?.write_all(bytes).await?,
                 Progress::StartTls => {
                     self.io()?.flush().await?;
                     self.upgrade_transport().await?;
@@ -190,8 +194,9 @@ impl ClientConnection {
     ) -> Result<Option<S::Event>, ConnectionError> {
         loop {
             match session.next(Instant::now()) {
-                Progress::Output(bytes) => self.io()?.write_all(&bytes).await?,
+                Progress::Output(bytes) => self.io()?.write_all(bytes).await?,
                 Progress::Event(event) => return Ok(Some(event)),
+                Progress::AwaitingAnswer => return Err(ConnectionError::Unanswered),
                 Progress::StartTls => {
                     self.io()?.flush().await?;
                     self.upgrade_transport().await?;

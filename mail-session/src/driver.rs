@@ -19,13 +19,19 @@ use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use crate::TlsMode;
-use crate::{Progress, Session};
+use crate::{OutOfTurn, Progress, Session};
 
 /// Answers a session's events. Implemented by each protocol's service layer (for example the
 /// POP3 server over a mailstore); the handler answers through the session's typed methods.
 pub trait Handler<S: Session> {
-    /// Handles one event. The driver calls [`Session::next`] again once this returns.
-    fn handle(&mut self, session: &mut S, event: S::Event) -> impl Future<Output = ()> + Send;
+    /// Handles one event, answering it through the session's methods. The driver calls
+    /// [`Session::next`] again once this returns. An [`OutOfTurn`] from one of those methods
+    /// (return it with `?`) is a bug in the handler: the driver ends the connection with it.
+    fn handle(
+        &mut self,
+        session: &mut S,
+        event: S::Event,
+    ) -> impl Future<Output = Result<(), OutOfTurn>> + Send;
 }
 
 /// A plain or TLS-wrapped TCP connection, swappable in place at STARTTLS.
@@ -266,19 +272,28 @@ where
         {
             session.handle_timeout(now);
         }
+        let may_read_ahead = session.wants_input();
         match session.next(now) {
             Progress::Output(bytes) => {
                 write_while_reading(
                     &mut io,
-                    &bytes,
+                    bytes,
                     &mut read_ahead,
-                    session.wants_input(),
+                    may_read_ahead,
                     &mut peer_closed,
                 )
                 .await?;
                 io.flush().await?;
             }
-            Progress::Event(event) => handler.handle(session, event).await,
+            Progress::Event(event) => handler
+                .handle(session, event)
+                .await
+                .map_err(io::Error::other)?,
+            Progress::AwaitingAnswer => {
+                return Err(io::Error::other(
+                    "the handler returned without answering the session's event",
+                ))
+            }
             Progress::StartTls => {
                 // Whatever arrived before the handshake was sent in plain text: drop it.
                 read_ahead.clear();
@@ -390,7 +405,7 @@ mod tests {
     struct Shout {
         input: Vec<u8>,
         lines: LineReader,
-        out: Vec<u8>,
+        out: crate::OutputBuffer,
         closing: bool,
         timer: Option<Instant>,
         starttls_pending: bool,
@@ -406,32 +421,31 @@ mod tests {
         fn enqueue_input(&mut self, bytes: &[u8]) {
             self.input.extend_from_slice(bytes);
         }
-        fn next(&mut self, _now: Instant) -> Progress<ShoutEvent> {
-            if !self.out.is_empty() {
-                return Progress::Output(std::mem::take(&mut self.out));
-            }
-            if self.closing {
-                return Progress::Close;
-            }
-            if self.starttls_pending {
-                self.starttls_pending = false;
-                // Whatever the client sent after STARTTLS came in plain text: drop it.
-                self.input.clear();
-                self.lines.reset();
-                return Progress::StartTls;
-            }
-            let (used, status) = self.lines.next_line(&self.input);
-            let event = match status {
-                LineStatus::Line(line) => Some(line.content.to_vec()),
-                LineStatus::TooLong => None,
-                LineStatus::Incomplete => return Progress::NeedMoreInput,
-            };
-            self.input.drain(..used);
-            match event {
-                Some(line) => Progress::Event(ShoutEvent::Line(line)),
-                None => {
-                    self.out.extend_from_slice(b"TOO LONG\r\n");
-                    self.next(_now)
+        fn next(&mut self, _now: Instant) -> Progress<'_, ShoutEvent> {
+            loop {
+                if self.out.has_pending() {
+                    return Progress::Output(self.out.hand_out());
+                }
+                if self.closing {
+                    return Progress::Close;
+                }
+                if self.starttls_pending {
+                    self.starttls_pending = false;
+                    // Whatever the client sent after STARTTLS came in plain text: drop it.
+                    self.input.clear();
+                    self.lines.reset();
+                    return Progress::StartTls;
+                }
+                let (used, status) = self.lines.next_line(&self.input);
+                let event = match status {
+                    LineStatus::Line(line) => Some(line.content.to_vec()),
+                    LineStatus::TooLong => None,
+                    LineStatus::Incomplete => return Progress::NeedMoreInput,
+                };
+                self.input.drain(..used);
+                match event {
+                    Some(line) => return Progress::Event(ShoutEvent::Line(line)),
+                    None => self.out.writer().extend_from_slice(b"TOO LONG\r\n"),
                 }
             }
         }
@@ -440,11 +454,11 @@ mod tests {
         }
         fn handle_timeout(&mut self, _now: Instant) {
             self.timer = None;
-            self.out.extend_from_slice(b"TIMEOUT\r\n");
+            self.out.writer().extend_from_slice(b"TIMEOUT\r\n");
             self.closing = true;
         }
         fn tls_established(&mut self) {
-            self.out.extend_from_slice(b"SECURE\r\n");
+            self.out.writer().extend_from_slice(b"SECURE\r\n");
         }
         fn input_closed(&mut self) {
             self.closing = true;
@@ -454,21 +468,29 @@ mod tests {
     struct ShoutHandler;
 
     impl Handler<Shout> for ShoutHandler {
-        async fn handle(&mut self, session: &mut Shout, event: ShoutEvent) {
+        async fn handle(
+            &mut self,
+            session: &mut Shout,
+            event: ShoutEvent,
+        ) -> Result<(), OutOfTurn> {
             let ShoutEvent::Line(line) = event;
             session.seen.push(line.clone());
             match &line[..] {
                 b"QUIT" => session.closing = true,
                 b"STARTTLS" => {
-                    session.out.extend_from_slice(b"GO\r\n");
+                    session.out.writer().extend_from_slice(b"GO\r\n");
                     session.starttls_pending = true;
                 }
-                b"BIG" => session.out.extend(std::iter::repeat_n(b'x', 1 << 20)),
+                b"BIG" => session
+                    .out
+                    .writer()
+                    .extend(std::iter::repeat_n(b'x', 1 << 20)),
                 _ => {
-                    session.out.extend(line.to_ascii_uppercase());
-                    session.out.extend_from_slice(b"\r\n");
+                    session.out.writer().extend(line.to_ascii_uppercase());
+                    session.out.writer().extend_from_slice(b"\r\n");
                 }
             }
+            Ok(())
         }
     }
 
@@ -476,7 +498,7 @@ mod tests {
         Shout {
             input: Vec::new(),
             lines: LineReader::new(64),
-            out: Vec::new(),
+            out: crate::OutputBuffer::new(),
             closing: false,
             timer,
             starttls_pending: false,

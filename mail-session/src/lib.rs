@@ -12,7 +12,9 @@
 //! clock**: the caller hands received bytes in, asks for the next [`Progress`] step, writes what
 //! it is given, and passes the current time in. This crate holds the pieces all of them need:
 //!
-//! - [`session`]: the [`Session`] contract and the [`Progress`] steps it yields;
+//! - [`session`]: the [`Session`] contract and its rules, the [`Progress`] steps it yields, the
+//!   reused [`OutputBuffer`], [`OutOfTurn`] for answers given at the wrong time, and the
+//!   [`LoginRejection`] reasons every protocol shares;
 //! - [`Limits`]: one value per session with every size limit, checked before allocating;
 //! - [`line`](mod@line): a line reader with a length limit that discards an over-long line to its end;
 //! - [`dot`]: streaming dot-stuffing and dot-unstuffing (POP3 RETR/TOP, SMTP DATA);
@@ -48,4 +50,4 @@ pub mod tls;
 pub mod workers;
 
 pub use limits::{LimitExceeded, Limits};
-pub use session::{Progress, Session, TlsMode};
+pub use session::{LoginRejection, OutOfTurn, OutputBuffer, Progress, Session, TlsMode};

@@ -18,7 +18,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
+use tokio_rustls::TlsAcceptor;
+
+use crate::driver::{accept_connection, drive, Handler, StartTls, TlsUpgrade, Transport};
 use crate::login_delay::{FailedLoginDelay, LoginDelayPolicy};
+use crate::{Session, TlsMode};
 
 /// The failed-login delay shared by every connection of a server.
 #[derive(Debug, Clone)]
@@ -174,24 +178,82 @@ pub async fn serve<F, Fut>(
     }
 }
 
-/// A protocol server whose connections the accept loop runs: implement
-/// [`ConnectionService::connection`] and [`ConnectionService::listener_options`], and
-/// [`serve_service`] runs a plain or implicit-TLS listener with it.
+/// A protocol server whose connections the accept loop runs. A protocol supplies only its
+/// session and its handler; [`serve_service`] does the rest, the same way for every protocol:
+/// accept, the TLS handshake of an implicit-TLS listener, the session started in the right
+/// [`TlsMode`], and the [`drive`] loop with STARTTLS upgrades.
 pub trait ConnectionService: Send + Sync + 'static {
     /// The protocol's name, for logs.
     const PROTOCOL: &'static str;
+    /// The protocol's server session.
+    type Session: Session<Event: Send> + Send;
+    /// What answers the session's events for one connection.
+    type Handler: Handler<Self::Session> + Send;
 
     /// The listener's connection limit, grace period and keepalive.
     fn listener_options(&self) -> ListenerOptions;
 
-    /// Runs one connection to its end (TLS first when `implicit_tls`).
-    fn connection(
-        self: Arc<Self>,
-        tcp: TcpStream,
-        peer: SocketAddr,
-        implicit_tls: bool,
-        shutdown: watch::Receiver<bool>,
-    ) -> impl Future<Output = std::io::Result<()>> + Send;
+    /// The TLS configuration, if any: without one, no upgrade command is offered and
+    /// implicit-TLS listeners cannot be served.
+    fn tls(&self) -> Option<&TlsAcceptor>;
+
+    /// The longest a TLS handshake (implicit, or after the upgrade command) may take.
+    fn tls_handshake_timeout(&self) -> Duration;
+
+    /// A new session for a connection that starts in `tls` mode.
+    fn session(&self, tls: TlsMode) -> Self::Session;
+
+    /// A new handler for a connection from `peer`.
+    fn handler(self: &Arc<Self>, peer: SocketAddr) -> Self::Handler;
+}
+
+/// Runs one connection of `service` to its end (TLS first when `implicit_tls`).
+pub async fn serve_connection<S: ConnectionService>(
+    service: Arc<S>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    implicit_tls: bool,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let (transport, upgrade, tls_mode) = accept_connection(
+        service.tls(),
+        tcp,
+        implicit_tls,
+        service.tls_handshake_timeout(),
+    )
+    .await?;
+    let mut upgrade = TimedUpgrade {
+        upgrade,
+        timeout: service.tls_handshake_timeout(),
+    };
+    let mut session = service.session(tls_mode);
+    let mut handler = service.handler(peer);
+    drive(
+        &mut session,
+        &mut handler,
+        transport,
+        &mut upgrade,
+        shutdown,
+    )
+    .await?;
+    Ok(())
+}
+
+/// An upgrade whose handshake must finish within `timeout`: a client that sends STARTTLS and
+/// then nothing does not hold its connection slot for ever.
+struct TimedUpgrade {
+    upgrade: TlsUpgrade,
+    timeout: Duration,
+}
+
+impl StartTls<Transport> for TimedUpgrade {
+    async fn start_tls(&mut self, io: Transport) -> std::io::Result<Transport> {
+        tokio::time::timeout(self.timeout, self.upgrade.start_tls(io))
+            .await
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out")
+            })?
+    }
 }
 
 /// Serves `listener` with `service` until `shutdown`: every connection plain (with the
@@ -207,7 +269,7 @@ pub async fn serve_service<S: ConnectionService>(
     serve(listener, options, shutdown, move |tcp, peer, stop| {
         let service = service.clone();
         async move {
-            if let Err(error) = service.connection(tcp, peer, implicit_tls, stop).await {
+            if let Err(error) = serve_connection(service, tcp, peer, implicit_tls, stop).await {
                 tracing::debug!(%peer, %error, protocol = S::PROTOCOL, "connection ended with an error");
             }
         }

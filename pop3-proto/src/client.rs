@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use std::time::Instant;
-//! use mail_session::{Progress, Session};
+//! use mail_session::{OutputBuffer, Progress, Session};
 //! use pop3_proto::client::{ClientOptions, ClientSession, Event};
 //! use pop3_proto::types::Command;
 //!
@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use mail_session::dot::{DotUnstuffer, EndMarker};
 use mail_session::line::{LineReader, LineStatus};
 use mail_session::sasl::{ClientExchange, Credentials, Mechanism};
-use mail_session::{Progress, Session};
+use mail_session::{OutputBuffer, Progress, Session};
 
 use crate::encode;
 use crate::parse::{self, ResponseError};
@@ -134,7 +134,7 @@ pub struct ClientSession {
     options: ClientOptions,
     input: Vec<u8>,
     lines: LineReader,
-    out: Vec<u8>,
+    out: OutputBuffer,
     queued: VecDeque<(Vec<u8>, Expect)>,
     waiting: VecDeque<Expect>,
     reading: Reading,
@@ -159,7 +159,7 @@ impl ClientSession {
             lines: LineReader::new(options.max_line_length),
             options,
             input: Vec::new(),
-            out: Vec::new(),
+            out: OutputBuffer::new(),
             queued: VecDeque::new(),
             waiting: VecDeque::new(),
             reading: Reading::Status,
@@ -236,7 +236,7 @@ impl ClientSession {
             let Some((bytes, expect)) = self.queued.pop_front() else {
                 break;
             };
-            self.out.extend_from_slice(&bytes);
+            self.out.writer().extend_from_slice(&bytes);
             self.waiting.push_back(expect);
             self.deadline = Some(now + self.options.response_timeout);
             if barrier {
@@ -360,8 +360,8 @@ impl ClientSession {
                 let answer = exchange
                     .respond(challenge)
                     .unwrap_or_else(|_| "*".to_string());
-                self.out.extend_from_slice(answer.as_bytes());
-                self.out.extend_from_slice(b"\r\n");
+                self.out.writer().extend_from_slice(answer.as_bytes());
+                self.out.writer().extend_from_slice(b"\r\n");
                 self.deadline = Some(now + self.options.response_timeout);
                 return;
             }
@@ -487,7 +487,7 @@ impl Session for ClientSession {
         self.input.extend_from_slice(bytes);
     }
 
-    fn next(&mut self, now: Instant) -> Progress<Event> {
+    fn next(&mut self, now: Instant) -> Progress<'_, Event> {
         if self.deadline.is_none() && !self.greeted && !self.closed {
             self.deadline = Some(now + self.options.greeting_timeout);
         }
@@ -501,8 +501,8 @@ impl Session for ClientSession {
             return Progress::Event(event);
         }
         self.release_commands(now);
-        if !self.out.is_empty() {
-            return Progress::Output(std::mem::take(&mut self.out));
+        if self.out.has_pending() {
+            return Progress::Output(self.out.hand_out());
         }
         if self.closed {
             return Progress::Close;

@@ -8,7 +8,7 @@
 //! ```text
 //! C: USER alice / PASS ...      ─► Event::Login        ─► accept_login(listing) | reject_login(..)
 //! C: RETR 1 / TOP 1 5           ─► Event::Retrieve     ─► start_message(..) | refuse_message(..)
-//!                                  Event::MessageData  ─► message_data(chunk) ... message_end()
+//!                                  Event::MessageData  ─► push_message_data(chunk) ... end_message()
 //! C: QUIT (in TRANSACTION)      ─► Event::Update       ─► finish_update(Ok | Err)
 //! ```
 //!
@@ -18,21 +18,62 @@
 //! connection or an inactivity timeout deletes nothing.
 //!
 //! The application must answer each event (with the methods named in its doc) before it calls
-//! [`Session::next`] again; until it does, `next` returns [`Progress::NeedMoreInput`] and
-//! nothing moves.
+//! [`Session::next`] again; until it does, `next` returns [`Progress::AwaitingAnswer`] (or
+//! hands out the same `MessageData` again). An answer given at the wrong time returns
+//! [`OutOfTurn`] and changes nothing. These are the rules of
+//! [`mail_session::session`], the same in every protocol of this family.
+//!
+//! # Example
+//!
+//! A session driven by hand, logging in and retrieving one message:
+//!
+//! ```
+//! use std::time::Instant;
+//! use mail_session::{Progress, Session};
+//! use pop3_proto::server::{Event, MaildropEntry, MessageShape, Options, ServerSession};
+//!
+//! let options = Options { allow_plaintext_auth: true, ..Options::default() };
+//! let mut session = ServerSession::new(options);
+//! let now = Instant::now();
+//! let mut wire = Vec::new();
+//! session.enqueue_input(b"USER alice\r\nPASS secret\r\nRETR 1\r\nQUIT\r\n");
+//! loop {
+//!     match session.next(now) {
+//!         Progress::Output(bytes) => wire.extend_from_slice(bytes),
+//!         Progress::Event(Event::Login { credentials }) => {
+//!             assert!(credentials.password.matches("secret"));
+//!             let listing = vec![MaildropEntry { size: 12, unique_id: "a1".into() }];
+//!             session.accept_login(listing)?;
+//!         }
+//!         Progress::Event(Event::Retrieve { .. }) => {
+//!             session.start_message(MessageShape { crlf_line_ends: true, ..Default::default() })?;
+//!         }
+//!         Progress::Event(Event::MessageData { .. }) => {
+//!             session.push_message_data(b"Hi\r\n\r\nthere\r\n")?;
+//!             session.end_message()?;
+//!         }
+//!         Progress::Event(Event::Update { .. }) => session.finish_update(Ok(()))?,
+//!         Progress::Event(_) => unreachable!(),
+//!         Progress::Close | Progress::NeedMoreInput => break,
+//!         other => panic!("unexpected {other:?}"),
+//!     }
+//! }
+//! assert!(wire.ends_with(b"there\r\n.\r\n+OK POP3 server signing off\r\n"));
+//! # Ok::<(), mail_session::OutOfTurn>(())
+//! ```
 
 use std::time::{Duration, Instant};
 
 use mail_session::dot::DotStuffer;
 use mail_session::line::{LineReader, LineStatus};
 use mail_session::sasl::{Credentials, Mechanism, ServerExchange, ServerStep};
-use mail_session::{Limits, Progress, Session};
+use mail_session::{Limits, OutOfTurn, OutputBuffer, Progress, Session};
 
 use crate::encode;
 use crate::parse::{self, CommandError};
 use crate::types::{Capability, Command, MessageNumber, ResponseCode, StatusLine};
 
-pub use mail_session::TlsMode;
+pub use mail_session::{LoginRejection, TlsMode};
 
 /// How a session behaves.
 #[derive(Debug, Clone)]
@@ -51,6 +92,10 @@ pub struct Options {
     pub implementation: Option<String>,
     /// SASL mechanisms offered once passwords may be sent.
     pub mechanisms: Vec<Mechanism>,
+    /// Most erroneous commands (unknown, malformed, or not valid in the state) in one session
+    /// before it ends with `-ERR`: a client that sends nothing but garbage is not served for
+    /// ever. SMTP servers do the same (Postfix's `smtpd_hard_error_limit`, 20).
+    pub max_errors: u32,
 }
 
 impl Default for Options {
@@ -63,6 +108,7 @@ impl Default for Options {
             greeting: "POP3 server ready".into(),
             implementation: None,
             mechanisms: Mechanism::ALL.to_vec(),
+            max_errors: 20,
         }
     }
 }
@@ -87,8 +133,9 @@ pub enum Event {
         top_lines: Option<u32>,
     },
     /// The session has written everything and wants the next chunk of the message. Answer
-    /// with [`ServerSession::message_data`], [`ServerSession::message_end`] at the end of the
-    /// message, or [`ServerSession::abort_message`] if it cannot be read.
+    /// with [`ServerSession::push_message_data`], [`ServerSession::end_message`] at the end of
+    /// the message, or [`ServerSession::abort_message`] if it cannot be read. Until it is
+    /// answered, the session hands out this event again.
     MessageData {
         /// The message being sent.
         message: MessageNumber,
@@ -110,17 +157,6 @@ pub struct MaildropEntry {
     pub unique_id: String,
 }
 
-/// Why a login was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoginRejection {
-    /// Wrong name or password, or the account may not use POP3: `-ERR [AUTH]`.
-    Credentials,
-    /// The maildrop is locked by another session: `-ERR [IN-USE]`.
-    InUse,
-    /// The store failed: `-ERR [SYS/TEMP]`.
-    Temporary,
-}
-
 /// What the application knows about a message it is about to send.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MessageShape {
@@ -131,7 +167,7 @@ pub struct MessageShape {
     pub crlf_line_ends: bool,
 }
 
-/// Whether [`ServerSession::message_data`] wants more.
+/// Whether [`ServerSession::push_message_data`] wants more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageProgress {
     /// Send the next chunk when asked.
@@ -239,7 +275,7 @@ pub struct ServerSession {
     options: Options,
     input: Vec<u8>,
     lines: LineReader,
-    out: Vec<u8>,
+    out: OutputBuffer,
     state: State,
     pending: Pending,
     body: Option<Body>,
@@ -249,6 +285,8 @@ pub struct ServerSession {
     closing: bool,
     shutdown: bool,
     deadline: Option<Instant>,
+    /// Erroneous commands so far.
+    errors: u32,
 }
 
 /// Longest client line inside a SASL exchange (base64 of RFC 4616's 3 × 255 octets).
@@ -257,8 +295,8 @@ const SASL_LINE_LIMIT: usize = 2048;
 impl ServerSession {
     /// A new session; its first output is the greeting.
     pub fn new(options: Options) -> Self {
-        let mut out = Vec::new();
-        encode::status_line(&StatusLine::ok(options.greeting.clone()), &mut out);
+        let mut out = OutputBuffer::new();
+        encode::status_line(&StatusLine::ok(options.greeting.clone()), out.writer());
         ServerSession {
             lines: LineReader::new(options.limits.max_line_length),
             tls_active: options.tls == TlsMode::Implicit,
@@ -273,6 +311,7 @@ impl ServerSession {
             closing: false,
             shutdown: false,
             deadline: None,
+            errors: 0,
         }
     }
 
@@ -287,7 +326,7 @@ impl ServerSession {
     }
 
     fn reply(&mut self, status: StatusLine) {
-        encode::status_line(&status, &mut self.out);
+        encode::status_line(&status, self.out.writer());
     }
 
     fn ok(&mut self, text: impl Into<String>) {
@@ -303,10 +342,36 @@ impl ServerSession {
     }
 
     fn refuse_plaintext(&mut self) {
-        self.reply(StatusLine::err_with(
-            ResponseCode::Auth,
-            "Plaintext authentication disallowed on non-secure connections: use STLS first",
-        ));
+        let text = if self.options.tls == TlsMode::StartTls {
+            "Plaintext authentication disallowed on non-secure connections: use STLS first"
+        } else {
+            // No STLS to point to: say so rather than send the client looking for it.
+            "Plaintext authentication disallowed on non-secure connections, and TLS is not available here"
+        };
+        self.reply(StatusLine::err_with(ResponseCode::Auth, text));
+    }
+
+    /// Answers an erroneous command; after `max_errors` of them, ends the session.
+    fn bad_command(&mut self, text: impl Into<String>) {
+        self.err(text);
+        self.errors += 1;
+        if self.errors >= self.options.max_errors {
+            self.err("too many errors, closing connection");
+            self.closing = true;
+        }
+    }
+
+    fn out_of_turn(&self, answer: &'static str) -> OutOfTurn {
+        OutOfTurn::new(
+            answer,
+            match self.pending {
+                Pending::Nothing => "no answer",
+                Pending::Login => "an answer to Event::Login",
+                Pending::Retrieve { .. } => "an answer to Event::Retrieve",
+                Pending::Body { .. } => "an answer to Event::MessageData",
+                Pending::Update => "an answer to Event::Update",
+            },
+        )
     }
 
     /// The capabilities in the current state (RFC 2449 section 5).
@@ -337,9 +402,9 @@ impl ServerSession {
 
     /// Answers [`Event::Login`]: the maildrop is locked; `listing` numbers its messages from 1
     /// for the rest of the session.
-    pub fn accept_login(&mut self, listing: Vec<MaildropEntry>) {
+    pub fn accept_login(&mut self, listing: Vec<MaildropEntry>) -> Result<(), OutOfTurn> {
         if self.pending != Pending::Login {
-            return;
+            return Err(self.out_of_turn("accept_login"));
         }
         self.pending = Pending::Nothing;
         let total: u64 = listing.iter().map(|entry| entry.size).sum();
@@ -351,19 +416,20 @@ impl ServerSession {
         self.ok(format!(
             "maildrop locked and ready ({count} messages, {total} octets)"
         ));
+        Ok(())
     }
 
     /// Answers [`Event::Login`] with a refusal; the session returns to AUTHORIZATION.
-    pub fn reject_login(&mut self, rejection: LoginRejection) {
+    /// [`LoginRejection::Credentials`] and [`LoginRejection::NotPermitted`] are `-ERR [AUTH]`
+    /// (RFC 3206), [`LoginRejection::InUse`] `-ERR [IN-USE]` and
+    /// [`LoginRejection::Temporary`] `-ERR [SYS/TEMP]`.
+    pub fn reject_login(&mut self, rejection: LoginRejection) -> Result<(), OutOfTurn> {
         if self.pending != Pending::Login {
-            return;
+            return Err(self.out_of_turn("reject_login"));
         }
         self.pending = Pending::Nothing;
         self.state = State::Authorization { user: None };
         self.reply(match rejection {
-            LoginRejection::Credentials => {
-                StatusLine::err_with(ResponseCode::Auth, "authentication failed")
-            }
             LoginRejection::InUse => StatusLine::err_with(
                 ResponseCode::InUse,
                 "maildrop is locked by another POP3 session",
@@ -372,16 +438,22 @@ impl ServerSession {
                 ResponseCode::SysTemp,
                 "maildrop temporarily unavailable, try again later",
             ),
+            LoginRejection::NotPermitted => StatusLine::err_with(
+                ResponseCode::Auth,
+                "this account may not use POP3, contact your administrator",
+            ),
+            _ => StatusLine::err_with(ResponseCode::Auth, "authentication failed"),
         });
+        Ok(())
     }
 
     /// Answers [`Event::Retrieve`]: the message can be sent. A message whose header holds
     /// non-ASCII text ([`MessageShape::needs_utf8`]) is refused with `-ERR [UTF8]` unless the
     /// client sent UTF8, as RFC 6856 section 2.1 requires.
-    pub fn start_message(&mut self, shape: MessageShape) {
+    pub fn start_message(&mut self, shape: MessageShape) -> Result<(), OutOfTurn> {
         let needs_utf8 = shape.needs_utf8;
         let Pending::Retrieve { message, top_lines } = self.pending else {
-            return;
+            return Err(self.out_of_turn("start_message"));
         };
         if needs_utf8 && !self.utf8 {
             self.pending = Pending::Nothing;
@@ -389,7 +461,7 @@ impl ServerSession {
                 ResponseCode::Utf8,
                 "message has UTF-8 header fields: send UTF8 first",
             ));
-            return;
+            return Ok(());
         }
         let size = self.entry(message).map_or(0, |entry| entry.size);
         self.ok(match top_lines {
@@ -405,60 +477,68 @@ impl ServerSession {
             top: top_lines.map(TopCounter::new),
         });
         self.pending = Pending::Body { message };
+        Ok(())
     }
 
-    /// Answers [`Event::Retrieve`] with a refusal (the message vanished, the store failed).
-    pub fn refuse_message(&mut self, code: ResponseCode, text: impl Into<String>) {
-        if matches!(self.pending, Pending::Retrieve { .. }) {
-            self.pending = Pending::Nothing;
-            self.reply(StatusLine::err_with(code, text));
+    /// Answers [`Event::Retrieve`] with a refusal (the message vanished, the store failed):
+    /// `refusal` is sent as an `-ERR` line, whatever its `ok` says.
+    pub fn refuse_message(&mut self, mut refusal: StatusLine) -> Result<(), OutOfTurn> {
+        if !matches!(self.pending, Pending::Retrieve { .. }) {
+            return Err(self.out_of_turn("refuse_message"));
         }
+        self.pending = Pending::Nothing;
+        refusal.ok = false;
+        self.reply(refusal);
+        Ok(())
     }
 
-    /// Answers [`Event::MessageData`] with the next chunk of the message, as stored.
-    pub fn message_data(&mut self, chunk: &[u8]) -> MessageProgress {
-        let Pending::Body { .. } = self.pending else {
-            return MessageProgress::Done;
-        };
-        let Some(body) = self.body.as_mut() else {
-            return MessageProgress::Done;
+    /// Answers [`Event::MessageData`] with the next chunk of the message, as stored. Returns
+    /// [`MessageProgress::Done`] when TOP has all the lines it needs (the session has ended
+    /// the answer; read no further).
+    pub fn push_message_data(&mut self, chunk: &[u8]) -> Result<MessageProgress, OutOfTurn> {
+        let (Pending::Body { .. }, Some(body)) = (self.pending, self.body.as_mut()) else {
+            return Err(self.out_of_turn("push_message_data"));
         };
         let (part, done) = match body.top.as_mut().and_then(|top| top.cut(chunk)) {
             Some(end) => (&chunk[..end], true),
             None => (chunk, false),
         };
-        body.stuffer.encode(part, &mut self.out);
+        body.stuffer.encode(part, self.out.writer());
         if done {
-            self.message_end();
-            return MessageProgress::Done;
+            self.end_message()?;
+            return Ok(MessageProgress::Done);
         }
-        MessageProgress::More
+        Ok(MessageProgress::More)
     }
 
     /// Answers [`Event::MessageData`]: the message has no more data.
-    pub fn message_end(&mut self) {
-        if let (Pending::Body { .. }, Some(mut body)) = (self.pending, self.body.take()) {
-            body.stuffer.finish(&mut self.out);
-            self.pending = Pending::Nothing;
-        }
+    pub fn end_message(&mut self) -> Result<(), OutOfTurn> {
+        let (Pending::Body { .. }, Some(mut body)) = (self.pending, self.body.take()) else {
+            return Err(self.out_of_turn("end_message"));
+        };
+        body.stuffer.finish(self.out.writer());
+        self.pending = Pending::Nothing;
+        Ok(())
     }
 
     /// Answers [`Event::MessageData`]: the message cannot be read further. After `+OK` and
     /// part of a message there is no way to signal an error, so the connection is closed
     /// (the client sees no final `.` and knows the message is incomplete).
-    pub fn abort_message(&mut self) {
-        if let Pending::Body { .. } = self.pending {
-            self.body = None;
-            self.pending = Pending::Nothing;
-            self.closing = true;
-        }
+    pub fn abort_message(&mut self) -> Result<(), OutOfTurn> {
+        let Pending::Body { .. } = self.pending else {
+            return Err(self.out_of_turn("abort_message"));
+        };
+        self.body = None;
+        self.pending = Pending::Nothing;
+        self.closing = true;
+        Ok(())
     }
 
     /// Answers [`Event::Update`]: `Ok` when every marked message was removed, `Err` with
     /// what went wrong otherwise (`-ERR [SYS/TEMP]`, RFC 1939 QUIT). The session then ends.
-    pub fn finish_update(&mut self, result: Result<(), String>) {
+    pub fn finish_update(&mut self, result: Result<(), String>) -> Result<(), OutOfTurn> {
         if self.pending != Pending::Update {
-            return;
+            return Err(self.out_of_turn("finish_update"));
         }
         self.pending = Pending::Nothing;
         match result {
@@ -469,6 +549,7 @@ impl ServerSession {
             )),
         }
         self.closing = true;
+        Ok(())
     }
 
     // ----- commands -----
@@ -507,11 +588,11 @@ impl ServerSession {
         let command = match parse::command(line) {
             Ok(command) => command,
             Err(CommandError::Empty) => {
-                self.err("empty command");
+                self.bad_command("empty command");
                 return None;
             }
             Err(error) => {
-                self.err(error.to_string());
+                self.bad_command(error.to_string());
                 return None;
             }
         };
@@ -526,7 +607,7 @@ impl ServerSession {
         match command {
             Command::Capa => {
                 let capabilities = self.capabilities();
-                encode::capabilities(&capabilities, &mut self.out);
+                encode::capabilities(&capabilities, self.out.writer());
             }
             Command::Stls => {
                 if self.tls_active || self.options.tls != TlsMode::StartTls {
@@ -581,11 +662,13 @@ impl ServerSession {
                 self.ok("supported SASL mechanisms follow");
                 if self.passwords_allowed() {
                     for mechanism in &self.options.mechanisms {
-                        self.out.extend_from_slice(mechanism.name().as_bytes());
-                        self.out.extend_from_slice(b"\r\n");
+                        self.out
+                            .writer()
+                            .extend_from_slice(mechanism.name().as_bytes());
+                        self.out.writer().extend_from_slice(b"\r\n");
                     }
                 }
-                self.out.extend_from_slice(b".\r\n");
+                self.out.writer().extend_from_slice(b".\r\n");
             }
             Command::Auth {
                 mechanism: Some(name),
@@ -614,7 +697,7 @@ impl ServerSession {
                 self.ok("POP3 server signing off");
                 self.closing = true;
             }
-            _ => self.err(format!("{} is not valid before login", command.keyword())),
+            _ => self.bad_command(format!("{} is not valid before login", command.keyword())),
         }
         None
     }
@@ -622,9 +705,9 @@ impl ServerSession {
     fn sasl_step(&mut self, step: ServerStep) -> Option<Event> {
         match step {
             ServerStep::Challenge(challenge) => {
-                self.out.extend_from_slice(b"+ ");
-                self.out.extend_from_slice(challenge.as_bytes());
-                self.out.extend_from_slice(b"\r\n");
+                self.out.writer().extend_from_slice(b"+ ");
+                self.out.writer().extend_from_slice(challenge.as_bytes());
+                self.out.writer().extend_from_slice(b"\r\n");
                 None
             }
             ServerStep::Done(credentials) => {
@@ -674,8 +757,8 @@ impl ServerSession {
                 } else {
                     format!("{count} messages ({size} octets)")
                 });
-                self.out.extend_from_slice(&listing);
-                self.out.extend_from_slice(b".\r\n");
+                self.out.writer().extend_from_slice(&listing);
+                self.out.writer().extend_from_slice(b".\r\n");
             }
             Command::List(Some(message)) => match self.entry(message) {
                 Some(entry) => {
@@ -721,7 +804,7 @@ impl ServerSession {
             Command::Noop => self.ok(""),
             Command::Capa => {
                 let capabilities = self.capabilities();
-                encode::capabilities(&capabilities, &mut self.out);
+                encode::capabilities(&capabilities, self.out.writer());
             }
             Command::Quit => {
                 let marked: Vec<MessageNumber> = deleted
@@ -733,7 +816,7 @@ impl ServerSession {
                 self.pending = Pending::Update;
                 return Some(Event::Update { deleted: marked });
             }
-            other => self.err(format!("{} is not valid after login", other.keyword())),
+            other => self.bad_command(format!("{} is not valid after login", other.keyword())),
         }
         None
     }
@@ -756,10 +839,10 @@ impl Session for ServerSession {
         self.input.extend_from_slice(bytes);
     }
 
-    fn next(&mut self, now: Instant) -> Progress<Event> {
+    fn next(&mut self, now: Instant) -> Progress<'_, Event> {
         loop {
-            if !self.out.is_empty() {
-                return Progress::Output(std::mem::take(&mut self.out));
+            if self.out.has_pending() {
+                return Progress::Output(self.out.hand_out());
             }
             if self.closing {
                 return Progress::Close;
@@ -776,7 +859,7 @@ impl Session for ServerSession {
                     return Progress::Event(Event::MessageData { message })
                 }
                 Pending::Nothing => {}
-                _ => return Progress::NeedMoreInput,
+                _ => return Progress::AwaitingAnswer,
             }
             if self.shutdown {
                 self.reply(StatusLine::err_with(
@@ -796,7 +879,7 @@ impl Session for ServerSession {
                     return Progress::NeedMoreInput;
                 }
                 LineStatus::TooLong => {
-                    self.err("line too long");
+                    self.bad_command("line too long");
                     None
                 }
                 LineStatus::Line(line) => {

@@ -40,11 +40,13 @@ impl Pair {
             loop {
                 match self.server.next(self.now) {
                     Progress::Output(bytes) => {
-                        self.client.enqueue_input(&bytes);
+                        self.client.enqueue_input(bytes);
                         moved = true;
                     }
                     Progress::Event(event) => {
-                        self.maildrop.answer(&mut self.server, event);
+                        self.maildrop
+                            .answer(&mut self.server, event)
+                            .expect("answered in turn");
                         moved = true;
                     }
                     Progress::Close => {
@@ -57,7 +59,7 @@ impl Pair {
             loop {
                 match self.client.next(self.now) {
                     Progress::Output(bytes) => {
-                        self.server.enqueue_input(&bytes);
+                        self.server.enqueue_input(bytes);
                         moved = true;
                     }
                     Progress::Event(event) => {

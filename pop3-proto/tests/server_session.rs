@@ -22,7 +22,8 @@ fn run(
     loop {
         match session.next(now) {
             Progress::Output(bytes) => output.extend(bytes),
-            Progress::Event(event) => maildrop.answer(session, event),
+            Progress::Event(event) => maildrop.answer(session, event).expect("answered in turn"),
+            Progress::AwaitingAnswer => panic!("an event was left unanswered"),
             Progress::NeedMoreInput => match chunks.next() {
                 Some(chunk) => session.enqueue_input(chunk),
                 None => return (String::from_utf8_lossy(&output).into_owned(), false),
@@ -272,10 +273,12 @@ fn utf8_headers_need_utf8_mode() {
     let Progress::Event(Event::Retrieve { .. }) = session.next(now) else {
         panic!()
     };
-    session.start_message(MessageShape {
-        needs_utf8: true,
-        crlf_line_ends: false,
-    });
+    session
+        .start_message(MessageShape {
+            needs_utf8: true,
+            crlf_line_ends: false,
+        })
+        .expect("a retrieval is awaited");
     let Progress::Output(bytes) = session.next(now) else {
         panic!()
     };
@@ -296,10 +299,12 @@ fn utf8_headers_need_utf8_mode() {
     let Progress::Event(Event::Retrieve { .. }) = session.next(now) else {
         panic!()
     };
-    session.start_message(MessageShape {
-        needs_utf8: true,
-        crlf_line_ends: false,
-    });
+    session
+        .start_message(MessageShape {
+            needs_utf8: true,
+            crlf_line_ends: false,
+        })
+        .expect("a retrieval is awaited");
     let Progress::Output(bytes) = session.next(now) else {
         panic!()
     };

@@ -11,7 +11,7 @@
 //!
 //! ```
 //! use std::time::Instant;
-//! use mail_session::{Progress, Session};
+//! use mail_session::{OutputBuffer, Progress, Session};
 //! use smtp_submit::client::{ClientOptions, ClientSession, Event};
 //! use smtp_submit::types::{Command, Domain};
 //!
@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use mail_session::dot::DotStuffer;
 use mail_session::line::{LineReader, LineStatus};
 use mail_session::sasl::{ClientExchange, Credentials, Mechanism};
-use mail_session::{Progress, Session};
+use mail_session::{OutputBuffer, Progress, Session};
 
 use crate::encode;
 use crate::parse::{ReplyAssembler, ReplyError};
@@ -123,7 +123,7 @@ pub struct ClientSession {
     input: Vec<u8>,
     lines: LineReader,
     replies: ReplyAssembler,
-    out: Vec<u8>,
+    out: OutputBuffer,
     expected: VecDeque<Expect>,
     sasl: Option<ClientExchange>,
     stuffer: DotStuffer,
@@ -146,7 +146,7 @@ impl ClientSession {
             replies: ReplyAssembler::new(options.max_reply_lines),
             options,
             input: Vec::new(),
-            out: Vec::new(),
+            out: OutputBuffer::new(),
             expected,
             sasl: None,
             stuffer: DotStuffer::new(),
@@ -191,7 +191,7 @@ impl ClientSession {
             Command::Bdat { last, .. } => Expect::Bdat { last: *last },
             other => Expect::Command(other.verb()),
         };
-        encode::command(&command, &mut self.out);
+        encode::command(&command, self.out.writer());
         self.expected.push_back(expect);
     }
 
@@ -207,7 +207,7 @@ impl ClientSession {
             line.push_str(if initial.is_empty() { "=" } else { &initial });
         }
         line.push_str("\r\n");
-        self.out.extend_from_slice(line.as_bytes());
+        self.out.writer().extend_from_slice(line.as_bytes());
         self.sasl = Some(exchange);
         self.expected.push_back(Expect::Auth);
     }
@@ -215,13 +215,13 @@ impl ClientSession {
     /// After a `354`: the next part of the message, as stored (any line ends). It is
     /// dot-stuffed and its line ends made CR LF.
     pub fn message_data(&mut self, chunk: &[u8]) {
-        self.stuffer.encode(chunk, &mut self.out);
+        self.stuffer.encode(chunk, self.out.writer());
     }
 
     /// After the message's last [`ClientSession::message_data`]: ends it with `.` and awaits
     /// the reply (reported as the command `"."`).
     pub fn message_end(&mut self) {
-        self.stuffer.finish(&mut self.out);
+        self.stuffer.finish(self.out.writer());
         self.expected.push_back(Expect::DataEnd);
     }
 
@@ -244,13 +244,13 @@ impl ClientSession {
             size: chunk.len() as u64,
             last,
         });
-        self.out.extend_from_slice(chunk);
+        self.out.writer().extend_from_slice(chunk);
     }
 
     /// How many octets are waiting to be written (so a caller can stop adding message data
     /// until they are).
     pub fn pending_output(&self) -> usize {
-        self.out.len()
+        self.out.pending()
     }
 
     fn arm_deadline(&mut self, now: Instant) {
@@ -312,11 +312,11 @@ impl ClientSession {
                         .map(|exchange| exchange.respond(challenge.trim().as_bytes()));
                     match answer {
                         Some(Ok(answer)) => {
-                            self.out.extend_from_slice(answer.as_bytes());
+                            self.out.writer().extend_from_slice(answer.as_bytes());
                         }
-                        _ => self.out.extend_from_slice(b"*"),
+                        _ => self.out.writer().extend_from_slice(b"*"),
                     }
-                    self.out.extend_from_slice(b"\r\n");
+                    self.out.writer().extend_from_slice(b"\r\n");
                     self.expected.push_front(Expect::Auth);
                     return None;
                 }
@@ -329,7 +329,7 @@ impl ClientSession {
         })
     }
 
-    fn fail(&mut self, event: Event) -> Progress<Event> {
+    fn fail(&mut self, event: Event) -> Progress<'_, Event> {
         self.closing = true;
         self.expected.clear();
         self.closed_event_sent = true;
@@ -344,7 +344,7 @@ impl Session for ClientSession {
         self.input.extend_from_slice(bytes);
     }
 
-    fn next(&mut self, now: Instant) -> Progress<Event> {
+    fn next(&mut self, now: Instant) -> Progress<'_, Event> {
         loop {
             if self.start_tls {
                 // Before any output: commands queued after the 220 (the new EHLO) must go
@@ -356,11 +356,11 @@ impl Session for ClientSession {
                 self.lines.reset();
                 return Progress::StartTls;
             }
-            if !self.out.is_empty() {
+            if self.out.has_pending() {
                 if self.deadline.is_none() {
                     self.arm_deadline(now);
                 }
-                return Progress::Output(std::mem::take(&mut self.out));
+                return Progress::Output(self.out.hand_out());
             }
             if self.timed_out {
                 self.timed_out = false;

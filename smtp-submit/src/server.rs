@@ -7,12 +7,12 @@
 //! store or the router, as [`Event`]s:
 //!
 //! ```text
-//! C: AUTH PLAIN ...        ─► Event::Authenticate ─► accept_auth() | reject_auth() | auth_unavailable()
+//! C: AUTH PLAIN ...        ─► Event::Login        ─► accept_login(identity) | reject_login(why)
 //! C: MAIL FROM:<..>        ─► Event::Mail         ─► accept_mail() | reject_mail(reply)
 //! C: RCPT TO:<..>          ─► Event::Rcpt         ─► accept_rcpt() | reject_rcpt(reply)
 //! C: DATA / first BDAT     ─► Event::MessageStart ─► start_message() | refuse_message(reply)
 //!    body octets           ─► Event::MessageData  ─► take_message_data(|part| ...)
-//!    end of body           ─► Event::MessageEnd   ─► message_accepted(reply) | message_rejected(reply)
+//!    end of body           ─► Event::MessageEnd   ─► accept_message(text) | reject_message(reply)
 //!    body refused          ─► Event::MessageAborted (drop what was kept; the session answers)
 //! ```
 //!
@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use mail_session::line::{LineReader, LineStatus};
 use mail_session::sasl::{Credentials, Mechanism, ServerExchange, ServerStep};
-use mail_session::{Limits, Progress, Session};
+use mail_session::{Limits, OutOfTurn, OutputBuffer, Progress, Session};
 
 use crate::data::{BdatReceiver, ContentProblem, ContentRules, DataReceiver};
 use crate::encode;
@@ -35,7 +35,7 @@ use crate::types::{
     ReversePath,
 };
 
-pub use mail_session::TlsMode;
+pub use mail_session::{LoginRejection, TlsMode};
 
 /// How a session behaves.
 #[derive(Debug, Clone)]
@@ -123,9 +123,9 @@ pub struct Envelope {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Event {
-    /// Verify these credentials. Answer with [`ServerSession::accept_auth`],
-    /// [`ServerSession::reject_auth`] or [`ServerSession::auth_unavailable`].
-    Authenticate {
+    /// Verify these credentials (AUTH). Answer with [`ServerSession::accept_login`] or
+    /// [`ServerSession::reject_login`].
+    Login {
         /// What the client sent.
         credentials: Credentials,
     },
@@ -151,10 +151,11 @@ pub enum Event {
         /// Its envelope.
         envelope: Envelope,
     },
-    /// Body octets are waiting: call [`ServerSession::take_message_data`].
+    /// Body octets are waiting: call [`ServerSession::take_message_data`]. Until they are
+    /// taken, the session hands out this event again.
     MessageData,
     /// The body is complete and passed every check. Deliver it, then answer with
-    /// [`ServerSession::message_accepted`] or [`ServerSession::message_rejected`].
+    /// [`ServerSession::accept_message`] or [`ServerSession::reject_message`].
     MessageEnd {
         /// Its envelope.
         envelope: Envelope,
@@ -190,7 +191,7 @@ enum Phase {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pending {
     Nothing,
-    Auth,
+    Login,
     Mail,
     Rcpt,
     /// DATA or first BDAT, waiting for the application's go-ahead.
@@ -215,7 +216,7 @@ pub struct ServerSession {
     options: Options,
     input: Vec<u8>,
     lines: LineReader,
-    out: Vec<u8>,
+    out: OutputBuffer,
     phase: Phase,
     pending: Pending,
     greeted: Option<(Domain, bool)>,
@@ -246,14 +247,14 @@ fn reply(code: u16, enhanced: (u8, u16, u16), text: impl Into<String>) -> Reply 
 impl ServerSession {
     /// A new session; its first output is the `220` greeting.
     pub fn new(options: Options) -> Self {
-        let mut out = Vec::new();
+        let mut out = OutputBuffer::new();
         encode::reply(
             &Reply::new(
                 220,
                 None,
                 format!("{} ESMTP submission service ready", options.hostname),
             ),
-            &mut out,
+            out.writer(),
         );
         ServerSession {
             lines: LineReader::new(options.limits.max_line_length),
@@ -289,7 +290,7 @@ impl ServerSession {
     }
 
     fn send(&mut self, reply: &Reply) {
-        encode::reply(reply, &mut self.out);
+        encode::reply(reply, self.out.writer());
     }
 
     fn error(&mut self, reply: &Reply) {
@@ -378,36 +379,58 @@ impl ServerSession {
 
     // ----- the application's answers -----
 
-    /// Answers [`Event::Authenticate`]: the client is authenticated (`235 2.7.0`).
-    pub fn accept_auth(&mut self, identity: impl Into<String>) {
-        if self.pending == Pending::Auth {
-            self.pending = Pending::Nothing;
-            self.authenticated = Some(identity.into());
-            self.send(&reply(235, (2, 7, 0), "Authentication successful"));
-        }
+    fn out_of_turn(&self, answer: &'static str) -> OutOfTurn {
+        OutOfTurn::new(
+            answer,
+            match self.pending {
+                Pending::Nothing => "no answer",
+                Pending::Login => "an answer to Event::Login",
+                Pending::Mail => "an answer to Event::Mail",
+                Pending::Rcpt => "an answer to Event::Rcpt",
+                Pending::MessageStart { .. } => "an answer to Event::MessageStart",
+                Pending::MessageEnd => "an answer to Event::MessageEnd",
+            },
+        )
     }
 
-    /// Answers [`Event::Authenticate`]: wrong credentials or no submission access
-    /// (`535 5.7.8`).
-    pub fn reject_auth(&mut self) {
-        if self.pending == Pending::Auth {
-            self.pending = Pending::Nothing;
-            self.error(&reply(535, (5, 7, 8), "Authentication credentials invalid"));
+    /// Answers [`Event::Login`]: the client is authenticated as `identity` (`235 2.7.0`).
+    pub fn accept_login(&mut self, identity: impl Into<String>) -> Result<(), OutOfTurn> {
+        if self.pending != Pending::Login {
+            return Err(self.out_of_turn("accept_login"));
         }
+        self.pending = Pending::Nothing;
+        self.authenticated = Some(identity.into());
+        self.send(&reply(235, (2, 7, 0), "Authentication successful"));
+        Ok(())
     }
 
-    /// Answers [`Event::Authenticate`]: the directory cannot be reached (`454 4.7.0`).
-    pub fn auth_unavailable(&mut self) {
-        if self.pending == Pending::Auth {
-            self.pending = Pending::Nothing;
-            self.send(&reply(454, (4, 7, 0), "Temporary authentication failure"));
+    /// Answers [`Event::Login`] with a refusal: [`LoginRejection::Credentials`] is
+    /// `535 5.7.8` (RFC 4954), [`LoginRejection::NotPermitted`] `525 5.7.13` (account
+    /// disabled for submission, RFC 5248), [`LoginRejection::Temporary`] and
+    /// [`LoginRejection::InUse`] `454 4.7.0`.
+    pub fn reject_login(&mut self, rejection: LoginRejection) -> Result<(), OutOfTurn> {
+        if self.pending != Pending::Login {
+            return Err(self.out_of_turn("reject_login"));
         }
+        self.pending = Pending::Nothing;
+        match rejection {
+            LoginRejection::Temporary | LoginRejection::InUse => {
+                self.send(&reply(454, (4, 7, 0), "Temporary authentication failure"))
+            }
+            LoginRejection::NotPermitted => self.error(&reply(
+                525,
+                (5, 7, 13),
+                "This account may not submit mail, contact your administrator",
+            )),
+            _ => self.error(&reply(535, (5, 7, 8), "Authentication credentials invalid")),
+        }
+        Ok(())
     }
 
     /// Answers [`Event::Mail`]: the transaction starts (`250 2.1.0`).
-    pub fn accept_mail(&mut self) {
+    pub fn accept_mail(&mut self) -> Result<(), OutOfTurn> {
         if self.pending != Pending::Mail {
-            return;
+            return Err(self.out_of_turn("accept_mail"));
         }
         self.pending = Pending::Nothing;
         if let Some((from, parameters)) = self.proposed_mail.take() {
@@ -419,22 +442,25 @@ impl ServerSession {
             });
             self.send(&reply(250, (2, 1, 0), "Sender OK"));
         }
+        Ok(())
     }
 
     /// Answers [`Event::Mail`] with a refusal (for instance `553 5.7.1` for a sender that
     /// does not belong to the authenticated account).
-    pub fn reject_mail(&mut self, refusal: Reply) {
-        if self.pending == Pending::Mail {
-            self.pending = Pending::Nothing;
-            self.proposed_mail = None;
-            self.error(&refusal);
+    pub fn reject_mail(&mut self, refusal: Reply) -> Result<(), OutOfTurn> {
+        if self.pending != Pending::Mail {
+            return Err(self.out_of_turn("reject_mail"));
         }
+        self.pending = Pending::Nothing;
+        self.proposed_mail = None;
+        self.error(&refusal);
+        Ok(())
     }
 
     /// Answers [`Event::Rcpt`]: the recipient is added (`250 2.1.5`).
-    pub fn accept_rcpt(&mut self) {
+    pub fn accept_rcpt(&mut self) -> Result<(), OutOfTurn> {
         if self.pending != Pending::Rcpt {
-            return;
+            return Err(self.out_of_turn("accept_rcpt"));
         }
         self.pending = Pending::Nothing;
         if let (Some(recipient), Some(transaction)) =
@@ -443,21 +469,24 @@ impl ServerSession {
             transaction.recipients.push(recipient);
             self.send(&reply(250, (2, 1, 5), "Recipient OK"));
         }
+        Ok(())
     }
 
     /// Answers [`Event::Rcpt`] with a refusal (`550 5.1.1`, `550 5.7.1` relay denied, ...).
-    pub fn reject_rcpt(&mut self, refusal: Reply) {
-        if self.pending == Pending::Rcpt {
-            self.pending = Pending::Nothing;
-            self.proposed_rcpt = None;
-            self.send(&refusal);
+    pub fn reject_rcpt(&mut self, refusal: Reply) -> Result<(), OutOfTurn> {
+        if self.pending != Pending::Rcpt {
+            return Err(self.out_of_turn("reject_rcpt"));
         }
+        self.pending = Pending::Nothing;
+        self.proposed_rcpt = None;
+        self.send(&refusal);
+        Ok(())
     }
 
     /// Answers [`Event::MessageStart`]: the body may come (`354` for DATA).
-    pub fn start_message(&mut self) {
+    pub fn start_message(&mut self) -> Result<(), OutOfTurn> {
         let Pending::MessageStart { bdat } = self.pending else {
-            return;
+            return Err(self.out_of_turn("start_message"));
         };
         self.pending = Pending::Nothing;
         let rules = self.content_rules();
@@ -476,13 +505,14 @@ impl ServerSession {
                 self.settle_empty_chunk();
             }
         }
+        Ok(())
     }
 
     /// Answers [`Event::MessageStart`] with a refusal; the transaction ends. A BDAT chunk
     /// that was announced is still read (and dropped).
-    pub fn refuse_message(&mut self, refusal: Reply) {
+    pub fn refuse_message(&mut self, refusal: Reply) -> Result<(), OutOfTurn> {
         let Pending::MessageStart { bdat } = self.pending else {
-            return;
+            return Err(self.out_of_turn("refuse_message"));
         };
         self.pending = Pending::Nothing;
         self.transaction = None;
@@ -495,11 +525,13 @@ impl ServerSession {
                 }
             }
         }
+        Ok(())
     }
 
     /// Answers [`Event::MessageData`]: hands the waiting body octets to `sink`, as slices of
-    /// the session's buffer (no copy). Returns how many octets were handed on.
-    pub fn take_message_data(&mut self, mut sink: impl FnMut(&[u8])) -> usize {
+    /// the session's buffer (no copy). Returns how many octets were handed on, or
+    /// [`OutOfTurn`] when no body is being received.
+    pub fn take_message_data(&mut self, mut sink: impl FnMut(&[u8])) -> Result<usize, OutOfTurn> {
         let mut handed = 0;
         let (consumed, finished) = match &mut self.phase {
             Phase::Data(receiver) => {
@@ -516,13 +548,13 @@ impl ServerSession {
                 });
                 (received.consumed, received.finished)
             }
-            _ => return 0,
+            _ => return Err(self.out_of_turn("take_message_data")),
         };
         self.input.drain(..consumed);
         if finished {
             self.body_part_finished();
         }
-        handed
+        Ok(handed)
     }
 
     /// The DATA body or a BDAT chunk has all its octets.
@@ -576,22 +608,26 @@ impl ServerSession {
     }
 
     /// Answers [`Event::MessageEnd`]: the message is delivered or queued (`250 2.0.0`).
-    pub fn message_accepted(&mut self, text: impl Into<String>) {
-        if self.pending == Pending::MessageEnd {
-            self.pending = Pending::Nothing;
-            self.transaction = None;
-            self.send(&reply(250, (2, 0, 0), text));
+    pub fn accept_message(&mut self, text: impl Into<String>) -> Result<(), OutOfTurn> {
+        if self.pending != Pending::MessageEnd {
+            return Err(self.out_of_turn("accept_message"));
         }
+        self.pending = Pending::Nothing;
+        self.transaction = None;
+        self.send(&reply(250, (2, 0, 0), text));
+        Ok(())
     }
 
     /// Answers [`Event::MessageEnd`] with a failure (`451 4.3.0` when storage failed, `554`
     /// when the smarthost refused, ...). The transaction ends either way.
-    pub fn message_rejected(&mut self, refusal: Reply) {
-        if self.pending == Pending::MessageEnd {
-            self.pending = Pending::Nothing;
-            self.transaction = None;
-            self.send(&refusal);
+    pub fn reject_message(&mut self, refusal: Reply) -> Result<(), OutOfTurn> {
+        if self.pending != Pending::MessageEnd {
+            return Err(self.out_of_turn("reject_message"));
         }
+        self.pending = Pending::Nothing;
+        self.transaction = None;
+        self.send(&refusal);
+        Ok(())
     }
 }
 
@@ -703,11 +739,20 @@ impl ServerSession {
         } else if self.transaction.is_some() {
             self.bad_sequence("AUTH not allowed during a mail transaction");
         } else if !self.passwords_allowed() {
-            self.error(&reply(
-                530,
-                (5, 7, 0),
-                "Must issue a STARTTLS command first",
-            ));
+            if self.options.tls == TlsMode::StartTls {
+                self.error(&reply(
+                    530,
+                    (5, 7, 0),
+                    "Must issue a STARTTLS command first",
+                ));
+            } else {
+                // No STARTTLS to point to (RFC 4954 section 6: 538 5.7.11).
+                self.error(&reply(
+                    538,
+                    (5, 7, 11),
+                    "Encryption required for authentication, and TLS is not available here",
+                ));
+            }
         } else {
             let mechanism = Mechanism::from_name(name.as_bytes())
                 .filter(|mechanism| self.options.mechanisms.contains(mechanism));
@@ -730,15 +775,15 @@ impl ServerSession {
     fn sasl_step(&mut self, step: ServerStep) -> Option<Event> {
         match step {
             ServerStep::Challenge(challenge) => {
-                self.out.extend_from_slice(b"334 ");
-                self.out.extend_from_slice(challenge.as_bytes());
-                self.out.extend_from_slice(b"\r\n");
+                self.out.writer().extend_from_slice(b"334 ");
+                self.out.writer().extend_from_slice(challenge.as_bytes());
+                self.out.writer().extend_from_slice(b"\r\n");
                 None
             }
             ServerStep::Done(credentials) => {
                 self.end_sasl();
-                self.pending = Pending::Auth;
-                Some(Event::Authenticate { credentials })
+                self.pending = Pending::Login;
+                Some(Event::Login { credentials })
             }
             ServerStep::Failed(mail_session::sasl::SaslError::Cancelled) => {
                 self.end_sasl();
@@ -962,21 +1007,19 @@ impl Session for ServerSession {
         self.input.extend_from_slice(bytes);
     }
 
-    fn next(&mut self, now: Instant) -> Progress<Event> {
+    fn next(&mut self, now: Instant) -> Progress<'_, Event> {
         loop {
+            // Rule 1 of the contract: every reply already made leaves before anything else.
+            if self.out.has_pending() {
+                return Progress::Output(self.out.hand_out());
+            }
             if let Some(event) = self.queued.take() {
                 return Progress::Event(event);
             }
             if self.closing {
-                if !self.out.is_empty() {
-                    return Progress::Output(std::mem::take(&mut self.out));
-                }
                 return Progress::Close;
             }
             if self.start_tls {
-                if !self.out.is_empty() {
-                    return Progress::Output(std::mem::take(&mut self.out));
-                }
                 self.start_tls = false;
                 // RFC 3207 section 4.2: forget everything, and never read what came in the
                 // clear after STARTTLS as if it came over TLS.
@@ -988,19 +1031,13 @@ impl Session for ServerSession {
                 return Progress::StartTls;
             }
             if self.pending != Pending::Nothing {
-                if !self.out.is_empty() {
-                    return Progress::Output(std::mem::take(&mut self.out));
-                }
-                return Progress::NeedMoreInput;
+                return Progress::AwaitingAnswer;
             }
             if self.deadline.is_none() {
                 self.deadline = Some(now + self.options.idle_timeout);
             }
             match self.phase {
                 Phase::Data(_) | Phase::Bdat { .. } => {
-                    if !self.out.is_empty() {
-                        return Progress::Output(std::mem::take(&mut self.out));
-                    }
                     if self.input.is_empty() {
                         return Progress::NeedMoreInput;
                     }
@@ -1009,9 +1046,6 @@ impl Session for ServerSession {
                 }
                 Phase::BdatDiscard { .. } => {
                     if self.input.is_empty() {
-                        if !self.out.is_empty() {
-                            return Progress::Output(std::mem::take(&mut self.out));
-                        }
                         return Progress::NeedMoreInput;
                     }
                     self.deadline = Some(now + self.options.idle_timeout);
@@ -1033,9 +1067,6 @@ impl Session for ServerSession {
             let event = match status {
                 LineStatus::Incomplete => {
                     self.input.drain(..used);
-                    if !self.out.is_empty() {
-                        return Progress::Output(std::mem::take(&mut self.out));
-                    }
                     return Progress::NeedMoreInput;
                 }
                 LineStatus::TooLong => {

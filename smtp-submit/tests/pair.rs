@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use mail_session::sasl::{Credentials, Mechanism};
-use mail_session::{Progress, Session};
+use mail_session::{LoginRejection, OutOfTurn, Progress, Session};
 use smtp_submit::client::{ClientOptions, ClientSession, Event as ClientEvent};
 use smtp_submit::server::{Event, Options, ServerSession, TlsMode};
 use smtp_submit::types::{
@@ -38,14 +38,14 @@ impl Pair {
         for _ in 0..10_000 {
             match self.client.next(now) {
                 Progress::Event(event) => return Some(event),
-                Progress::Output(bytes) => self.server.enqueue_input(&bytes),
+                Progress::Output(bytes) => self.server.enqueue_input(bytes),
                 Progress::NeedMoreInput => {}
                 other => panic!("client: {other:?}"),
             }
             loop {
                 match self.server.next(now) {
-                    Progress::Output(bytes) => self.client.enqueue_input(&bytes),
-                    Progress::Event(event) => self.answer(event),
+                    Progress::Output(bytes) => self.client.enqueue_input(bytes),
+                    Progress::Event(event) => self.answer(event).expect("answered in turn"),
                     Progress::NeedMoreInput => break,
                     Progress::Close => break,
                     other => panic!("server: {other:?}"),
@@ -55,13 +55,13 @@ impl Pair {
         None
     }
 
-    fn answer(&mut self, event: Event) {
+    fn answer(&mut self, event: Event) -> Result<(), OutOfTurn> {
         match event {
-            Event::Authenticate { credentials } => {
+            Event::Login { credentials } => {
                 if credentials.password.matches("pw") {
-                    self.server.accept_auth(credentials.username)
+                    self.server.accept_login(credentials.username)
                 } else {
-                    self.server.reject_auth()
+                    self.server.reject_login(LoginRejection::Credentials)
                 }
             }
             Event::Mail { .. } => self.server.accept_mail(),
@@ -73,11 +73,12 @@ impl Pair {
             Event::MessageData => {
                 let body = &mut self.body;
                 self.server
-                    .take_message_data(|part| body.extend_from_slice(part));
+                    .take_message_data(|part| body.extend_from_slice(part))
+                    .map(drop)
             }
             Event::MessageEnd { .. } => {
                 self.delivered.push(std::mem::take(&mut self.body));
-                self.server.message_accepted("delivered");
+                self.server.accept_message("delivered")
             }
             other => panic!("{other:?}"),
         }

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use mail_session::{Progress, Session};
+use mail_session::{LoginRejection, OutOfTurn, Progress, Session};
 use smtp_submit::server::{Event, Options, ServerSession, TlsMode};
 use smtp_submit::types::{ForwardPath, Reply, ReversePath};
 
@@ -17,13 +17,13 @@ struct App {
 }
 
 impl App {
-    fn answer(&mut self, session: &mut ServerSession, event: Event) {
+    fn answer(&mut self, session: &mut ServerSession, event: Event) -> Result<(), OutOfTurn> {
         match event {
-            Event::Authenticate { credentials } => {
+            Event::Login { credentials } => {
                 if credentials.username == "alice" && credentials.password.matches("secret") {
-                    session.accept_auth("alice");
+                    session.accept_login("alice")
                 } else {
-                    session.reject_auth();
+                    session.reject_login(LoginRejection::Credentials)
                 }
             }
             Event::Mail { from, .. } => match from {
@@ -41,19 +41,20 @@ impl App {
             Event::MessageStart { .. } => {
                 self.starts += 1;
                 self.current.clear();
-                session.start_message();
+                session.start_message()
             }
-            Event::MessageData => {
-                session.take_message_data(|part| self.current.extend_from_slice(part));
-            }
+            Event::MessageData => session
+                .take_message_data(|part| self.current.extend_from_slice(part))
+                .map(drop),
             Event::MessageEnd { size, .. } => {
                 assert_eq!(size as usize, self.current.len());
                 self.delivered.push(std::mem::take(&mut self.current));
-                session.message_accepted("queued");
+                session.accept_message("queued")
             }
             Event::MessageAborted { .. } => {
                 self.aborted += 1;
                 self.current.clear();
+                Ok(())
             }
             _ => unreachable!(),
         }
@@ -68,8 +69,11 @@ fn run(session: &mut ServerSession, app: &mut App, input: &[u8], step: usize) ->
     let mut pieces = input.chunks(step.max(1));
     loop {
         match session.next(now) {
-            Progress::Output(bytes) => output.extend_from_slice(&bytes),
-            Progress::Event(event) => app.answer(session, event),
+            Progress::Output(bytes) => output.extend_from_slice(bytes),
+            Progress::Event(event) => app
+                .answer(session, event)
+                .expect("the answer is the one the session waits for"),
+            Progress::AwaitingAnswer => panic!("an event was left unanswered"),
             Progress::NeedMoreInput => match pieces.next() {
                 Some(piece) => session.enqueue_input(piece),
                 None => return (String::from_utf8_lossy(&output).into_owned(), false),
@@ -344,8 +348,8 @@ fn an_idle_client_is_dropped_and_its_message_discarded() {
     let mut output = Vec::new();
     loop {
         match session.next(deadline) {
-            Progress::Event(event) => app.answer(&mut session, event),
-            Progress::Output(bytes) => output.extend_from_slice(&bytes),
+            Progress::Event(event) => app.answer(&mut session, event).expect("answered in turn"),
+            Progress::Output(bytes) => output.extend_from_slice(bytes),
             Progress::Close => break,
             other => panic!("{other:?}"),
         }
@@ -368,7 +372,7 @@ fn a_dropped_connection_mid_data_delivers_nothing() {
     session.input_closed();
     loop {
         match session.next(Instant::now()) {
-            Progress::Event(event) => app.answer(&mut session, event),
+            Progress::Event(event) => app.answer(&mut session, event).expect("answered in turn"),
             Progress::Close => break,
             Progress::Output(_) => {}
             other => panic!("{other:?}"),

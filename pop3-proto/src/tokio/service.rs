@@ -5,21 +5,22 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mail_session::driver::{accept_connection, drive, Handler};
+use mail_session::driver::Handler;
 use mail_session::listener::{serve_service, ConnectionService, ListenerOptions, LoginThrottle};
 use mail_session::workers::WorkerPool;
+use mail_session::{OutOfTurn, TlsMode};
 use mailstore::{
     AccountName, AuthError, Directory, Expunge, MailStore, MailboxName, MaildropLock, Protocol,
     StoreError, Uid,
 };
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use crate::server::{
     Event, LoginRejection, MaildropEntry, MessageProgress, MessageShape, Options, ServerSession,
 };
-use crate::types::ResponseCode;
+use crate::types::{ResponseCode, StatusLine};
 
 /// How the server behaves; the session options of every connection start from `session`.
 #[derive(Debug, Clone)]
@@ -114,7 +115,8 @@ impl Pop3Server {
 }
 
 /// One connection's service state.
-struct Pop3Connection {
+#[doc(hidden)]
+pub struct Pop3Connection {
     server: Arc<Pop3Server>,
     peer: IpAddr,
     account: Option<AccountName>,
@@ -127,29 +129,29 @@ struct Pop3Connection {
 
 impl ConnectionService for Pop3Server {
     const PROTOCOL: &'static str = "POP3";
+    type Session = ServerSession;
+    type Handler = Pop3Connection;
 
     fn listener_options(&self) -> ListenerOptions {
         self.config.listener
     }
 
-    async fn connection(
-        self: Arc<Self>,
-        tcp: TcpStream,
-        peer: SocketAddr,
-        implicit_tls: bool,
-        shutdown: watch::Receiver<bool>,
-    ) -> std::io::Result<()> {
+    fn tls(&self) -> Option<&TlsAcceptor> {
+        self.tls.as_ref()
+    }
+
+    fn tls_handshake_timeout(&self) -> Duration {
+        self.config.tls_handshake_timeout
+    }
+
+    fn session(&self, tls: TlsMode) -> ServerSession {
         let mut options = self.config.session.clone();
-        let (transport, mut upgrade, tls_mode) = accept_connection(
-            self.tls.as_ref(),
-            tcp,
-            implicit_tls,
-            self.config.tls_handshake_timeout,
-        )
-        .await?;
-        options.tls = tls_mode;
-        let mut session = ServerSession::new(options);
-        let mut handler = Pop3Connection {
+        options.tls = tls;
+        ServerSession::new(options)
+    }
+
+    fn handler(self: &Arc<Self>, peer: SocketAddr) -> Pop3Connection {
+        Pop3Connection {
             server: self.clone(),
             peer: peer.ip(),
             account: None,
@@ -157,16 +159,7 @@ impl ConnectionService for Pop3Server {
             uids: Vec::new(),
             reader: None,
             first_chunk: None,
-        };
-        drive(
-            &mut session,
-            &mut handler,
-            transport,
-            &mut upgrade,
-            shutdown,
-        )
-        .await?;
-        Ok(())
+        }
     }
 }
 
@@ -229,7 +222,7 @@ impl Pop3Connection {
         &mut self,
         session: &mut ServerSession,
         credentials: mail_session::sasl::Credentials,
-    ) {
+    ) -> Result<(), OutOfTurn> {
         let directory = self.server.directory.clone();
         let username = credentials.username.clone();
         let password = credentials.password.clone();
@@ -245,27 +238,23 @@ impl Pop3Connection {
             Ok(account) => account,
             Err(AuthError::Unavailable(reason)) => {
                 tracing::warn!(%reason, "directory unavailable");
-                session.reject_login(LoginRejection::Temporary);
-                return;
+                return session.reject_login(LoginRejection::Temporary);
             }
             Err(error) => {
                 tracing::info!(peer = %self.peer, user = %credentials.username, %error, "POP3 login refused");
                 self.server.throttle.after_failure(self.peer).await;
-                session.reject_login(LoginRejection::Credentials);
-                return;
+                return session.reject_login(LoginRejection::Credentials);
             }
         };
         self.server.throttle.after_success(self.peer);
         let lock = match self.server.store.lock_maildrop(&account) {
             Ok(lock) => lock,
             Err(StoreError::InUse) => {
-                session.reject_login(LoginRejection::InUse);
-                return;
+                return session.reject_login(LoginRejection::InUse);
             }
             Err(error) => {
                 tracing::warn!(%account, %error, "cannot lock maildrop");
-                session.reject_login(LoginRejection::Temporary);
-                return;
+                return session.reject_login(LoginRejection::Temporary);
             }
         };
         let store = self.server.store.clone();
@@ -290,23 +279,29 @@ impl Pop3Connection {
                 tracing::info!(peer = %self.peer, %account, "POP3 login");
                 self.account = Some(account);
                 self.lock = Some(lock);
-                session.accept_login(listing);
+                session.accept_login(listing)
             }
             other => {
                 if let Some(Err(error)) = other {
                     tracing::warn!(%account, %error, "cannot read maildrop");
                 }
-                session.reject_login(LoginRejection::Temporary);
+                session.reject_login(LoginRejection::Temporary)
             }
         }
     }
 
-    async fn retrieve(&mut self, session: &mut ServerSession, message: u32) {
+    async fn retrieve(
+        &mut self,
+        session: &mut ServerSession,
+        message: u32,
+    ) -> Result<(), OutOfTurn> {
         let (Some(account), Some(&(uid, crlf_line_ends, size))) =
             (self.account.clone(), self.uids.get(message as usize - 1))
         else {
-            session.refuse_message(ResponseCode::SysTemp, "message unavailable");
-            return;
+            return session.refuse_message(StatusLine::err_with(
+                ResponseCode::SysTemp,
+                "message unavailable",
+            ));
         };
         let store = self.server.store.clone();
         let opened = if size <= self.server.config.inline_read_limit {
@@ -322,32 +317,36 @@ impl Pop3Connection {
                 };
                 self.reader = reader;
                 self.first_chunk = Some(first);
-                session.start_message(shape);
+                session.start_message(shape)
             }
-            Some(Err(StoreError::NoSuchMessage(_))) => session.refuse_message(
-                ResponseCode::SysPerm,
-                "message was removed by another session",
-            ),
-            _ => session.refuse_message(ResponseCode::SysTemp, "cannot read the message now"),
+            Some(Err(StoreError::NoSuchMessage(_))) => {
+                session.refuse_message(StatusLine::err_with(
+                    ResponseCode::SysPerm,
+                    "message was removed by another session",
+                ))
+            }
+            _ => session.refuse_message(StatusLine::err_with(
+                ResponseCode::SysTemp,
+                "cannot read the message now",
+            )),
         }
     }
 
-    async fn message_data(&mut self, session: &mut ServerSession) {
+    async fn message_data(&mut self, session: &mut ServerSession) -> Result<(), OutOfTurn> {
         if let Some(first) = self.first_chunk.take() {
             if !first.is_empty() {
-                let progress = session.message_data(&first);
+                let progress = session.push_message_data(&first)?;
                 if progress == MessageProgress::Done {
                     self.reader = None;
                 } else if self.reader.is_none() {
                     // The whole message was in the first chunk.
-                    session.message_end();
+                    session.end_message()?;
                 }
-                return;
+                return Ok(());
             }
         }
         let Some(mut reader) = self.reader.take() else {
-            session.message_end();
-            return;
+            return session.end_message();
         };
         let read = blocking(move || {
             let mut chunk = vec![0u8; CHUNK];
@@ -359,17 +358,22 @@ impl Pop3Connection {
         })
         .await;
         match read {
-            Some((_, Ok(chunk))) if chunk.is_empty() => session.message_end(),
+            Some((_, Ok(chunk))) if chunk.is_empty() => session.end_message(),
             Some((reader, Ok(chunk))) => {
-                if session.message_data(&chunk) == MessageProgress::More {
+                if session.push_message_data(&chunk)? == MessageProgress::More {
                     self.reader = Some(reader);
                 }
+                Ok(())
             }
             _ => session.abort_message(),
         }
     }
 
-    async fn update(&mut self, session: &mut ServerSession, deleted: Vec<u32>) {
+    async fn update(
+        &mut self,
+        session: &mut ServerSession,
+        deleted: Vec<u32>,
+    ) -> Result<(), OutOfTurn> {
         let doomed: Vec<Uid> = deleted
             .iter()
             .filter_map(|&message| self.uids.get(message as usize - 1).map(|(uid, _, _)| *uid))
@@ -388,12 +392,12 @@ impl Pop3Connection {
             }
         };
         self.lock = None;
-        session.finish_update(result);
+        session.finish_update(result)
     }
 }
 
 impl Handler<ServerSession> for Pop3Connection {
-    async fn handle(&mut self, session: &mut ServerSession, event: Event) {
+    async fn handle(&mut self, session: &mut ServerSession, event: Event) -> Result<(), OutOfTurn> {
         match event {
             Event::Login { credentials } => self.login(session, credentials).await,
             Event::Retrieve { message, .. } => self.retrieve(session, message).await,

@@ -36,11 +36,15 @@ impl Maildrop {
         (message.len() + bare) as u64
     }
 
-    pub fn answer(&mut self, session: &mut ServerSession, event: Event) {
+    pub fn answer(
+        &mut self,
+        session: &mut ServerSession,
+        event: Event,
+    ) -> Result<(), mail_session::OutOfTurn> {
         match event {
             Event::Login { credentials } => {
                 if self.in_use {
-                    session.reject_login(LoginRejection::InUse);
+                    session.reject_login(LoginRejection::InUse)?;
                 } else if credentials.username == "mrose"
                     && credentials.password.matches(self.password)
                 {
@@ -53,25 +57,25 @@ impl Maildrop {
                             unique_id: format!("uid-{}", i + 1),
                         })
                         .collect();
-                    session.accept_login(listing);
+                    session.accept_login(listing)?;
                 } else {
-                    session.reject_login(LoginRejection::Credentials);
+                    session.reject_login(LoginRejection::Credentials)?;
                 }
             }
             Event::Retrieve { message, .. } => {
                 self.reading = Some((message, 0));
-                session.start_message(MessageShape::default());
+                session.start_message(MessageShape::default())?;
             }
             Event::MessageData { message } => {
                 let (reading, offset) = self.reading.expect("reading");
                 assert_eq!(reading, message);
                 let body = &self.messages[message as usize - 1];
                 if offset >= body.len() {
-                    session.message_end();
+                    session.end_message()?;
                     self.reading = None;
                 } else {
                     let end = (offset + self.chunk).min(body.len());
-                    match session.message_data(&body[offset..end]) {
+                    match session.push_message_data(&body[offset..end])? {
                         MessageProgress::More => self.reading = Some((message, end)),
                         MessageProgress::Done => self.reading = None,
                     }
@@ -79,9 +83,10 @@ impl Maildrop {
             }
             Event::Update { deleted } => {
                 self.removed = deleted;
-                session.finish_update(Ok(()));
+                session.finish_update(Ok(()))?;
             }
             _ => unreachable!(),
         }
+        Ok(())
     }
 }

@@ -7,11 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use mail_session::driver::{accept_connection, drive, Handler};
+use mail_session::driver::Handler;
 use mail_session::listener::{serve_service, ConnectionService, ListenerOptions, LoginThrottle};
 use mail_session::workers::WorkerPool;
+use mail_session::{LoginRejection, OutOfTurn, TlsMode};
 use mailstore::{AuthError, Directory, Protocol};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
@@ -119,48 +120,40 @@ impl SubmissionServer {
 
 impl ConnectionService for SubmissionServer {
     const PROTOCOL: &'static str = "submission";
+    type Session = ServerSession;
+    type Handler = SubmissionConnection;
 
     fn listener_options(&self) -> ListenerOptions {
         self.config.listener
     }
 
-    async fn connection(
-        self: Arc<Self>,
-        tcp: TcpStream,
-        peer: SocketAddr,
-        implicit_tls: bool,
-        shutdown: watch::Receiver<bool>,
-    ) -> std::io::Result<()> {
+    fn tls(&self) -> Option<&TlsAcceptor> {
+        self.tls.as_ref()
+    }
+
+    fn tls_handshake_timeout(&self) -> Duration {
+        self.config.tls_handshake_timeout
+    }
+
+    fn session(&self, tls: TlsMode) -> ServerSession {
         let mut options = self.config.session.clone();
-        let (transport, mut upgrade, tls_mode) = accept_connection(
-            self.tls.as_ref(),
-            tcp,
-            implicit_tls,
-            self.config.tls_handshake_timeout,
-        )
-        .await?;
-        options.tls = tls_mode;
-        let mut session = ServerSession::new(options);
-        let mut handler = SubmissionConnection {
+        options.tls = tls;
+        ServerSession::new(options)
+    }
+
+    fn handler(self: &Arc<Self>, peer: SocketAddr) -> SubmissionConnection {
+        SubmissionConnection {
             server: self.clone(),
             peer: peer.ip(),
             routes: Vec::new(),
             spool: None,
-        };
-        drive(
-            &mut session,
-            &mut handler,
-            transport,
-            &mut upgrade,
-            shutdown,
-        )
-        .await?;
-        Ok(())
+        }
     }
 }
 
 /// One connection's service state.
-struct SubmissionConnection {
+#[doc(hidden)]
+pub struct SubmissionConnection {
     server: Arc<SubmissionServer>,
     peer: IpAddr,
     /// The route of each accepted recipient, in order.
@@ -169,11 +162,11 @@ struct SubmissionConnection {
 }
 
 impl SubmissionConnection {
-    async fn authenticate(
+    async fn login(
         &mut self,
         session: &mut ServerSession,
         credentials: mail_session::sasl::Credentials,
-    ) {
+    ) -> Result<(), OutOfTurn> {
         let directory = self.server.directory.clone();
         let username = credentials.username.clone();
         let password = credentials.password.clone();
@@ -190,21 +183,25 @@ impl SubmissionConnection {
             Ok(account) => {
                 self.server.throttle.after_success(self.peer);
                 tracing::info!(peer = %self.peer, %account, "submission login");
-                session.accept_auth(account.to_string());
+                session.accept_login(account.to_string())
             }
             Err(AuthError::Unavailable(reason)) => {
                 tracing::warn!(%reason, "directory unavailable");
-                session.auth_unavailable();
+                session.reject_login(LoginRejection::Temporary)
             }
             Err(error) => {
                 tracing::info!(peer = %self.peer, user = %credentials.username, %error, "submission login refused");
                 self.server.throttle.after_failure(self.peer).await;
-                session.reject_auth();
+                session.reject_login(LoginRejection::Credentials)
             }
         }
     }
 
-    async fn message_start(&mut self, session: &mut ServerSession, envelope: Envelope) {
+    async fn message_start(
+        &mut self,
+        session: &mut ServerSession,
+        envelope: Envelope,
+    ) -> Result<(), OutOfTurn> {
         let id = self.server.message_id();
         match SpoolWriter::create(&self.server.config.spool_directory) {
             Ok(mut spool) => {
@@ -217,7 +214,7 @@ impl SubmissionConnection {
                 );
                 spool.push(trace.as_bytes());
                 self.spool = Some(spool);
-                session.start_message();
+                session.start_message()
             }
             Err(error) => {
                 tracing::warn!(%error, "cannot create a spool file");
@@ -226,27 +223,29 @@ impl SubmissionConnection {
                     451,
                     Some((4, 3, 0)),
                     "cannot accept the message now, try again later",
-                ));
+                ))
             }
         }
     }
 
-    async fn message_end(&mut self, session: &mut ServerSession, envelope: Envelope) {
+    async fn message_end(
+        &mut self,
+        session: &mut ServerSession,
+        envelope: Envelope,
+    ) -> Result<(), OutOfTurn> {
         let routes = std::mem::take(&mut self.routes);
         let Some(spool) = self.spool.take() else {
-            session.message_rejected(Reply::new(451, Some((4, 3, 0)), "message lost"));
-            return;
+            return session.reject_message(Reply::new(451, Some((4, 3, 0)), "message lost"));
         };
         let message = match spool.finish().await {
             Ok(message) => message,
             Err(error) => {
                 tracing::warn!(%error, "spool write failed");
-                session.message_rejected(Reply::new(
+                return session.reject_message(Reply::new(
                     451,
                     Some((4, 3, 0)),
                     "cannot store the message now, try again later",
                 ));
-                return;
             }
         };
         match self
@@ -257,20 +256,20 @@ impl SubmissionConnection {
         {
             Ok(text) => {
                 tracing::info!(peer = %self.peer, from = %envelope.from, recipients = routes.len(), "message accepted");
-                session.message_accepted(text);
+                session.accept_message(text)
             }
             Err(reply) => {
                 tracing::info!(peer = %self.peer, %reply, "message not accepted");
-                session.message_rejected(reply);
+                session.reject_message(reply)
             }
         }
     }
 }
 
 impl Handler<ServerSession> for SubmissionConnection {
-    async fn handle(&mut self, session: &mut ServerSession, event: Event) {
+    async fn handle(&mut self, session: &mut ServerSession, event: Event) -> Result<(), OutOfTurn> {
         match event {
-            Event::Authenticate { credentials } => self.authenticate(session, credentials).await,
+            Event::Login { credentials } => self.login(session, credentials).await,
             Event::Mail { from, .. } => {
                 self.routes.clear();
                 match self
@@ -286,22 +285,24 @@ impl Handler<ServerSession> for SubmissionConnection {
                 RecipientRoute::Refuse(reply) => session.reject_rcpt(reply),
                 route => {
                     self.routes.push(route);
-                    session.accept_rcpt();
+                    session.accept_rcpt()
                 }
             },
             Event::MessageStart { envelope } => self.message_start(session, envelope).await,
             Event::MessageData => {
                 if let Some(spool) = self.spool.as_mut() {
-                    session.take_message_data(|part| spool.push(part));
+                    session.take_message_data(|part| spool.push(part))?;
                     spool.write_if_full().await;
                 } else {
-                    session.take_message_data(|_| {});
+                    session.take_message_data(|_| {})?;
                 }
+                Ok(())
             }
             Event::MessageEnd { envelope, .. } => self.message_end(session, envelope).await,
             Event::MessageAborted { .. } => {
                 self.spool = None;
                 self.routes.clear();
+                Ok(())
             }
         }
     }
