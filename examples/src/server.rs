@@ -19,7 +19,8 @@ use mail_session::listener::{
 use mail_session::login_delay::LoginDelayPolicy;
 use mail_session::tls::{self, TlsSetupError};
 use mailstore::{
-    generate_password, AccessPolicy, MailStore, MaildirStore, StoreError, UsersFile, UsersFileError,
+    generate_password, AccessPolicy, AddressLogins, Directory, MailStore, MaildirStore, StoreError,
+    UsersFile, UsersFileError,
 };
 use thiserror::Error;
 
@@ -221,6 +222,16 @@ pub async fn start(prepared: &Prepared, shutdown: &Shutdown) -> Result<Running, 
         shutdown_grace: Duration::from_secs(config.limits.shutdown_grace_secs),
         tcp_keepalive: Some(Duration::from_secs(config.limits.tcp_keepalive_secs)),
     };
+    // Mail programs log in with the full address: `alice@<a local domain>` is `alice`.
+    let local_domains = if config.submission.local_domains.is_empty() {
+        vec![config.hostname.clone()]
+    } else {
+        config.submission.local_domains.clone()
+    };
+    let directory: Arc<dyn Directory> = Arc::new(AddressLogins::new(
+        prepared.users.clone(),
+        local_domains.clone(),
+    ));
     if config.pop3.enabled {
         let mut session = pop3_proto::server::Options {
             allow_plaintext_auth: config.allow_plaintext_auth,
@@ -230,18 +241,16 @@ pub async fn start(prepared: &Prepared, shutdown: &Shutdown) -> Result<Running, 
             ..pop3_proto::server::Options::default()
         };
         session.limits.max_line_length = config.pop3.max_line_length;
-        let server = Pop3Server::new(
-            prepared.store.clone(),
-            prepared.users.clone(),
-            prepared.login_throttle.clone(),
-            Some(prepared.tls.clone()),
-            Pop3ServerConfig {
+        let server = Pop3Server::builder(prepared.store.clone(), directory.clone())
+            .throttle(prepared.login_throttle.clone())
+            .tls(prepared.tls.clone())
+            .config(Pop3ServerConfig {
                 session,
                 listener: listener_options,
                 inline_read_limit: config.pop3.inline_read_limit,
                 ..Pop3ServerConfig::default()
-            },
-        );
+            })
+            .build();
         let addresses = (&config.pop3.listen, &config.pop3.listen_tls);
         listen(&mut running, "POP3", server, addresses, shutdown).await?;
     }
@@ -251,19 +260,14 @@ pub async fn start(prepared: &Prepared, shutdown: &Shutdown) -> Result<Running, 
             Some(smarthost) => Some(smarthost_client(config, smarthost).await?),
             None => None,
         };
-        let local_domains = if submission.local_domains.is_empty() {
-            vec![config.hostname.clone()]
-        } else {
-            submission.local_domains.clone()
-        };
-        let router = Arc::new(StoreRouter::new(
+        let router = StoreRouter::new(
             prepared.store.clone(),
             prepared.users.clone(),
             local_domains,
             smarthost,
             submission.require_own_sender,
             config.hostname.clone(),
-        ));
+        );
         let mut session = smtp_submit::server::Options {
             allow_plaintext_auth: config.allow_plaintext_auth,
             hostname: config.hostname.clone(),
@@ -278,18 +282,17 @@ pub async fn start(prepared: &Prepared, shutdown: &Shutdown) -> Result<Running, 
             path: spool_directory.clone(),
             source,
         })?;
-        let server = SubmissionServer::new(
-            prepared.users.clone(),
-            router,
-            prepared.login_throttle.clone(),
-            Some(prepared.tls.clone()),
-            SubmissionServerConfig {
+        let server = SubmissionServer::builder(router)
+            .directory(directory)
+            .throttle(prepared.login_throttle.clone())
+            .tls(prepared.tls.clone())
+            .config(SubmissionServerConfig {
                 session,
                 listener: listener_options,
                 spool_directory,
                 ..SubmissionServerConfig::default()
-            },
-        );
+            })
+            .build();
         let addresses = (&submission.listen, &submission.listen_tls);
         listen(&mut running, "submission", server, addresses, shutdown).await?;
     }

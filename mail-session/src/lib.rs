@@ -18,6 +18,7 @@
 //! - [`Limits`]: one value per session with every size limit, checked before allocating;
 //! - [`line`](mod@line): a line reader with a length limit that discards an over-long line to its end;
 //! - [`dot`]: streaming dot-stuffing and dot-unstuffing (POP3 RETR/TOP, SMTP DATA);
+//! - [`escape`]: peer text made safe for log lines;
 //! - [`sasl`]: SASL PLAIN and LOGIN, server and client side, with `*` cancel;
 //! - [`login_delay`]: a growing, per-address delay after failed logins (time passed in);
 //! - [`mutf7`]: modified UTF-7 mailbox names (RFC 3501 5.1.3), used by IMAP4 and the Maildir store;
@@ -31,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod dot;
+pub mod escape;
 pub mod limits;
 pub mod line;
 pub mod login_delay;

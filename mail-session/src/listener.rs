@@ -30,6 +30,13 @@ pub struct LoginThrottle {
     delays: Arc<Mutex<FailedLoginDelay>>,
 }
 
+impl Default for LoginThrottle {
+    /// A throttle with the default [`LoginDelayPolicy`].
+    fn default() -> Self {
+        LoginThrottle::new(LoginDelayPolicy::default())
+    }
+}
+
 impl LoginThrottle {
     /// A throttle with `policy`.
     pub fn new(policy: LoginDelayPolicy) -> Self {

@@ -250,11 +250,17 @@ impl ServerExchange {
                 Err(reason) => ServerStep::Failed(malformed(reason)),
             },
             ServerState::LoginAwaitingUsername => match String::from_utf8(decoded) {
-                Ok(username) if !username.is_empty() && username.len() <= 255 => {
+                Ok(username)
+                    if !username.is_empty()
+                        && username.len() <= 255
+                        && !crate::escape::has_control(&username) =>
+                {
                     self.state = ServerState::LoginAwaitingPassword { username };
                     ServerStep::Challenge(PASSWORD_PROMPT.to_string())
                 }
-                _ => ServerStep::Failed(malformed("user name is empty, too long or not UTF-8")),
+                _ => ServerStep::Failed(malformed(
+                    "user name is empty, too long, not UTF-8 or holds control characters",
+                )),
             },
             ServerState::LoginAwaitingPassword { username } => match String::from_utf8(decoded) {
                 Ok(password) if password.len() <= 255 => ServerStep::Done(Credentials {
@@ -291,13 +297,23 @@ fn parse_plain(message: &[u8]) -> Result<Credentials, &'static str> {
         return Err("a field is empty or longer than 255 octets");
     }
     let text = |field: &[u8]| String::from_utf8(field.to_vec()).map_err(|_| "a field is not UTF-8");
+    // Names are logged and compared; a line feed or an escape sequence in one is an attack.
+    let name = |field: &[u8]| {
+        text(field).and_then(|name| {
+            if crate::escape::has_control(&name) {
+                Err("a name holds control characters")
+            } else {
+                Ok(name)
+            }
+        })
+    };
     Ok(Credentials {
         authzid: if authzid.is_empty() {
             None
         } else {
-            Some(text(authzid)?)
+            Some(name(authzid)?)
         },
-        username: text(authcid)?,
+        username: name(authcid)?,
         password: Secret(text(passwd)?),
     })
 }
@@ -405,6 +421,27 @@ mod tests {
         };
         assert_eq!(credentials.authzid.as_deref(), Some("Ursel"));
         assert_eq!(credentials.username, "Kurt");
+    }
+
+    #[test]
+    fn names_with_control_characters_are_refused() {
+        for message in [
+            &b"\0bob\nforged log line\0pw"[..],
+            b"\0\x1b[31mred\0pw",
+            b"ad\rmin\0bob\0pw",
+            "\0x\u{85}y\0pw".as_bytes(),
+        ] {
+            let (_, step) = ServerExchange::start(Mechanism::Plain, Some(&b64(message))).unwrap();
+            assert!(
+                matches!(step, ServerStep::Failed(SaslError::Malformed { .. })),
+                "{message:?}: {step:?}"
+            );
+        }
+        let (mut login, _) = ServerExchange::start(Mechanism::Login, None).unwrap();
+        assert!(matches!(
+            login.step(&b64(b"bob\nroot")),
+            ServerStep::Failed(SaslError::Malformed { .. })
+        ));
     }
 
     #[test]

@@ -156,6 +156,56 @@ pub enum AuthError {
     /// The directory could not be read; try later.
     #[error("directory unavailable: {0}")]
     Unavailable(String),
+    /// The credentials are right, but the account may not act as the authorization identity
+    /// it asked for.
+    #[error("not authorized to act as the requested identity")]
+    NotAuthorized,
+}
+
+impl<D: Directory + ?Sized> Directory for std::sync::Arc<D> {
+    fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+        protocol: Protocol,
+    ) -> Result<AccountName, AuthError> {
+        (**self).authenticate(username, password, protocol)
+    }
+
+    fn exists(&self, account: &AccountName) -> bool {
+        (**self).exists(account)
+    }
+
+    fn authorize(
+        &self,
+        authenticated: &AccountName,
+        requested: &str,
+    ) -> Result<AccountName, AuthError> {
+        (**self).authorize(authenticated, requested)
+    }
+
+    fn login(
+        &self,
+        credentials: &mail_session::sasl::Credentials,
+        protocol: Protocol,
+    ) -> Result<AccountName, AuthError> {
+        (**self).login(credentials, protocol)
+    }
+}
+
+impl AuthError {
+    /// How a protocol session refuses the login: wrong credentials and identities the account
+    /// may not act as are [`LoginRejection::Credentials`](mail_session::LoginRejection::Credentials), a protocol switched off or a name
+    /// that may never use it [`LoginRejection::NotPermitted`](mail_session::LoginRejection::NotPermitted), an unreachable directory
+    /// [`LoginRejection::Temporary`](mail_session::LoginRejection::Temporary).
+    pub fn rejection(&self) -> mail_session::LoginRejection {
+        use mail_session::LoginRejection;
+        match self {
+            AuthError::ProtocolDisabled(_) | AuthError::Refused(_) => LoginRejection::NotPermitted,
+            AuthError::Unavailable(_) => LoginRejection::Temporary,
+            AuthError::InvalidCredentials | AuthError::NotAuthorized => LoginRejection::Credentials,
+        }
+    }
 }
 
 /// Authenticates users and says what they may do.
@@ -171,12 +221,49 @@ pub trait Directory: Send + Sync {
 
     /// Whether the account exists (for local delivery), whatever its protocols.
     fn exists(&self, account: &AccountName) -> bool;
+
+    /// Logs in with what a client sent: checks the password ([`Directory::authenticate`]),
+    /// then, when the client asked for an authorization identity, whether the account may act
+    /// as it ([`Directory::authorize`]). Returns the account to act for. The protocol
+    /// services call this; a directory rarely needs to override it.
+    fn login(
+        &self,
+        credentials: &mail_session::sasl::Credentials,
+        protocol: Protocol,
+    ) -> Result<AccountName, AuthError> {
+        let account = self.authenticate(
+            &credentials.username,
+            credentials.password.expose(),
+            protocol,
+        )?;
+        match credentials.authzid.as_deref() {
+            Some(requested) => self.authorize(&account, requested),
+            None => Ok(account),
+        }
+    }
+
+    /// Whether `authenticated` may act as the authorization identity `requested` (SASL's
+    /// authzid, RFC 4616 section 2: the server fails the login unless the authentication
+    /// identity is authorized to act as it). Returns the account to act for. The default
+    /// allows only the account itself (its own name, or an empty authzid); a directory that
+    /// has proxy or shared-mailbox rights overrides it.
+    fn authorize(
+        &self,
+        authenticated: &AccountName,
+        requested: &str,
+    ) -> Result<AccountName, AuthError> {
+        if requested.is_empty() || requested == authenticated.as_str() {
+            Ok(authenticated.clone())
+        } else {
+            Err(AuthError::NotAuthorized)
+        }
+    }
 }
 
 /// Names that never log in.
 pub const RESERVED_NAMES: [&str; 2] = ["anonymous", "guest"];
 
-fn is_reserved(name: &str) -> bool {
+pub(crate) fn is_reserved(name: &str) -> bool {
     RESERVED_NAMES
         .iter()
         .any(|reserved| reserved.eq_ignore_ascii_case(name))

@@ -11,7 +11,8 @@
 //!
 //! - [`Directory`]: who may log in, to which protocol ([`UsersFile`]: argon2 hashes, per-account
 //!   POP3 / IMAP4 / submission switches, `anonymous` and `guest` refused, administrators kept
-//!   out of mailboxes).
+//!   out of mailboxes; [`MemoryDirectory`]: the same rules for accounts made in code;
+//!   [`AddressLogins`]: `alice@example.org` logs in as `alice` for the local domains).
 //! - [`MailStore`]: mailboxes with special-use and subscriptions; UIDVALIDITY, UIDNEXT, UIDs
 //!   and MODSEQ; flags and keywords; internal dates; streamed append and seekable reads;
 //!   expunge, copy, move; the POP3 maildrop lock; delivery; and a change feed
@@ -31,22 +32,26 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod address_logins;
 pub mod changes;
 pub mod directory;
 mod login_cache;
 pub mod maildir;
 pub mod memory;
+pub mod memory_directory;
 pub mod message;
 pub mod names;
 mod password;
 pub mod store;
 
+pub use address_logins::AddressLogins;
 pub use changes::{Change, ChangeSubscription};
 pub use directory::{
     generate_password, AccessPolicy, AuthError, Directory, Protocol, UsersFile, UsersFileError,
 };
 pub use maildir::MaildirStore;
 pub use memory::MemoryStore;
+pub use memory_directory::{MemoryDirectory, MemoryDirectoryError};
 pub use message::{
     Flag, FlagOperation, Flags, MailboxInfo, MailboxSnapshot, MailboxStatus, MessageMeta, ModSeq,
     SpecialUse, Uid, UidValidity,

@@ -626,6 +626,8 @@ impl ServerSession {
             Command::User(name) => {
                 if !self.passwords_allowed() {
                     self.refuse_plaintext();
+                } else if mail_session::escape::has_control(&name) {
+                    self.err("control characters are not allowed in user names");
                 } else if !name.is_ascii() {
                     self.err("UTF-8 user names are not accepted (no UTF8 USER capability)");
                 } else {

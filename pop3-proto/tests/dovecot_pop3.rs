@@ -35,15 +35,14 @@ use std::time::{Duration, Instant};
 
 use mail_testkit::{dovecot, programs};
 
-use mail_session::listener::{LoginThrottle, Shutdown};
-use mail_session::login_delay::LoginDelayPolicy;
+use mail_session::listener::Shutdown;
 use mail_session::sasl::Secret;
 use mail_session::tls;
 use mailstore::{AccessPolicy, AccountName, MailStore, MailboxName, MaildirStore, UsersFile};
 use pop3_proto::client::ClientOptions;
 use pop3_proto::tokio::{
-    poll_once, Client, ClientConfig, ClientError, DirectorySink, PollConfig, Pop3Server,
-    Pop3ServerConfig, Security, UidlMemory,
+    poll_once, Client, ClientConfig, ClientError, DirectorySink, PollConfig, Pop3Server, Security,
+    UidlMemory,
 };
 use pop3_proto::types::ResponseCode;
 
@@ -512,13 +511,9 @@ async fn uidls_from_our_server(mail_root: &Path, work: &Path) -> Vec<String> {
         .add_user(USER, PASSWORD, AccessPolicy::default())
         .expect("add user");
     let store = Arc::new(MaildirStore::open(mail_root).expect("open store"));
-    let server = Pop3Server::new(
-        store,
-        users,
-        LoginThrottle::new(LoginDelayPolicy::default()),
-        Some(tls::server_config(&cert, &key).expect("server TLS config")),
-        Pop3ServerConfig::default(),
-    );
+    let server = Pop3Server::builder(store, users)
+        .tls(tls::server_config(&cert, &key).expect("server TLS config"))
+        .build();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let shutdown = Shutdown::new();

@@ -45,13 +45,11 @@ async fn start_with(config: Pop3ServerConfig) -> Fixture {
         initial: Duration::from_millis(10),
         ..LoginDelayPolicy::default()
     });
-    let server = Pop3Server::new(
-        store.clone(),
-        users.clone(),
-        throttle,
-        Some(tls::server_config(&cert, &key).unwrap()),
-        config,
-    );
+    let server = Pop3Server::builder(store.clone(), users.clone())
+        .throttle(throttle)
+        .tls(tls::server_config(&cert, &key).unwrap())
+        .config(config)
+        .build();
     let shutdown = Shutdown::new();
     let plain = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let implicit = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

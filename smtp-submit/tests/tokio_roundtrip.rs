@@ -76,30 +76,29 @@ impl Fixture {
         require_own_sender: bool,
     ) -> Instance {
         let store = Arc::new(MemoryStore::new());
-        let router = Arc::new(StoreRouter::new(
+        let router = StoreRouter::new(
             store.clone(),
             self.users.clone(),
             domains.iter().map(|domain| domain.to_string()).collect(),
             smarthost,
             require_own_sender,
             "mx.example.org".into(),
-        ));
-        let server = SubmissionServer::new(
-            self.users.clone(),
-            router,
-            LoginThrottle::new(LoginDelayPolicy {
+        );
+        let server = SubmissionServer::builder(router)
+            .directory(self.users.clone())
+            .throttle(LoginThrottle::new(LoginDelayPolicy {
                 initial: Duration::from_millis(10),
                 ..LoginDelayPolicy::default()
-            }),
-            Some(tls::server_config(&self.cert, &self.key).unwrap()),
-            SubmissionServerConfig {
+            }))
+            .tls(tls::server_config(&self.cert, &self.key).unwrap())
+            .config(SubmissionServerConfig {
                 session: Options {
                     hostname: "mx.example.org".into(),
                     ..Options::default()
                 },
                 ..SubmissionServerConfig::default()
-            },
-        );
+            })
+            .build();
         let plain = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let implicit = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let instance = Instance {
@@ -237,8 +236,9 @@ async fn refusals_carry_the_right_codes() {
         "{wrong}"
     );
     let disabled = client.login("carol", "readonly").await.unwrap_err();
+    // Right password, submission switched off: "User Account Disabled" (RFC 5248, 5.7.13).
     assert!(
-        matches!(&disabled, ClientError::Refused { reply, .. } if reply.code.get() == 535),
+        matches!(&disabled, ClientError::Refused { reply, .. } if reply.code.get() == 525 && reply.enhanced.unwrap().to_string() == "5.7.13"),
         "{disabled}"
     );
     client.login("alice", "wonderland").await.unwrap();

@@ -11,4 +11,4 @@ mod service;
 
 pub use client::{Client, ClientConfig, ClientError, Security};
 pub use poll::{poll_once, DirectorySink, MessageSink, PollConfig, PollReport, UidlMemory};
-pub use service::{Pop3Server, Pop3ServerConfig};
+pub use service::{Pop3Server, Pop3ServerBuilder, Pop3ServerConfig};

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mail_session::driver::Handler;
+use mail_session::escape::Escaped;
 use mail_session::listener::{serve_service, ConnectionService, ListenerOptions, LoginThrottle};
 use mail_session::workers::WorkerPool;
 use mail_session::{OutOfTurn, TlsMode};
@@ -25,7 +26,9 @@ use crate::types::{ResponseCode, StatusLine};
 /// How the server behaves; the session options of every connection start from `session`.
 #[derive(Debug, Clone)]
 pub struct Pop3ServerConfig {
-    /// Session options (limits, plaintext policy, inactivity timeout, greeting).
+    /// Session options (limits, plaintext policy, inactivity timeout, greeting). Their `tls`
+    /// is not read: each connection's TLS mode follows from its listener and the server's
+    /// TLS configuration.
     pub session: Options,
     /// Connection limit, shutdown grace and TCP keepalive of each listener.
     pub listener: ListenerOptions,
@@ -50,7 +53,21 @@ impl Default for Pop3ServerConfig {
     }
 }
 
-/// A POP3 server: serves the INBOX of each account of `directory` from `store`.
+/// A POP3 server: serves the INBOX of each account of a [`Directory`] from a [`MailStore`].
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use mailstore::{MemoryDirectory, MemoryStore};
+/// use pop3_proto::tokio::Pop3Server;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let directory = Arc::new(MemoryDirectory::new().with_user("alice", "secret")?);
+/// let server = Pop3Server::builder(Arc::new(MemoryStore::new()), directory).build();
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:1100").await?;
+/// let shutdown = mail_session::listener::Shutdown::new();
+/// server.serve_plain(listener, shutdown.subscribe()).await;
+/// # Ok(()) }
+/// ```
 pub struct Pop3Server {
     store: Arc<dyn MailStore>,
     directory: Arc<dyn Directory>,
@@ -74,25 +91,70 @@ impl std::fmt::Debug for Pop3Server {
 /// How much of a message is read from the store at a time.
 const CHUNK: usize = 64 * 1024;
 
-impl Pop3Server {
-    /// A server over `store` and `directory`. Without `tls`, STLS is not offered and implicit
-    /// TLS listeners cannot be served.
-    pub fn new(
-        store: Arc<dyn MailStore>,
-        directory: Arc<dyn Directory>,
-        throttle: LoginThrottle,
-        tls: Option<Arc<rustls::ServerConfig>>,
-        config: Pop3ServerConfig,
-    ) -> Arc<Self> {
-        let password_checks = WorkerPool::per_core("pop3-auth").ok();
+/// Builds a [`Pop3Server`]; start with [`Pop3Server::builder`].
+#[must_use = "call build() to get the server"]
+pub struct Pop3ServerBuilder {
+    store: Arc<dyn MailStore>,
+    directory: Arc<dyn Directory>,
+    throttle: Option<LoginThrottle>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    config: Pop3ServerConfig,
+}
+
+impl std::fmt::Debug for Pop3ServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pop3ServerBuilder")
+            .field("tls", &self.tls.is_some())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pop3ServerBuilder {
+    /// The TLS configuration: STLS is offered on plain listeners and implicit-TLS (pop3s)
+    /// listeners can be served. Without it, neither, and passwords are refused unless
+    /// `config.session.allow_plaintext_auth` says otherwise.
+    pub fn tls(mut self, tls: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Session options, listener limits and timeouts.
+    pub fn config(mut self, config: Pop3ServerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The failed-login delay, to share one between servers (each server has its own
+    /// otherwise).
+    pub fn throttle(mut self, throttle: LoginThrottle) -> Self {
+        self.throttle = Some(throttle);
+        self
+    }
+
+    /// The server, ready to serve listeners.
+    pub fn build(self) -> Arc<Pop3Server> {
         Arc::new(Pop3Server {
+            store: self.store,
+            directory: self.directory,
+            throttle: self.throttle.unwrap_or_default(),
+            password_checks: WorkerPool::per_core("pop3-auth").ok(),
+            tls: self.tls.map(TlsAcceptor::from),
+            config: self.config,
+        })
+    }
+}
+
+impl Pop3Server {
+    /// Starts building a server over `store` whose accounts `directory` checks.
+    pub fn builder(store: Arc<dyn MailStore>, directory: Arc<dyn Directory>) -> Pop3ServerBuilder {
+        Pop3ServerBuilder {
             store,
             directory,
-            throttle,
-            password_checks,
-            tls: tls.map(TlsAcceptor::from),
-            config,
-        })
+            throttle: None,
+            tls: None,
+            config: Pop3ServerConfig::default(),
+        }
     }
 
     /// Serves a plain listener (STLS offered when TLS is configured) until `shutdown`.
@@ -224,9 +286,8 @@ impl Pop3Connection {
         credentials: mail_session::sasl::Credentials,
     ) -> Result<(), OutOfTurn> {
         let directory = self.server.directory.clone();
-        let username = credentials.username.clone();
-        let password = credentials.password.clone();
-        let check = move || directory.authenticate(&username, password.expose(), Protocol::Pop3);
+        let offered = credentials.clone();
+        let check = move || directory.login(&offered, Protocol::Pop3);
         let verdict = match &self.server.password_checks {
             Some(pool) => pool.run(check).await,
             None => blocking(check).await,
@@ -241,9 +302,9 @@ impl Pop3Connection {
                 return session.reject_login(LoginRejection::Temporary);
             }
             Err(error) => {
-                tracing::info!(peer = %self.peer, user = %credentials.username, %error, "POP3 login refused");
+                tracing::info!(peer = %self.peer, user = %Escaped(credentials.username.as_str()), %error, "POP3 login refused");
                 self.server.throttle.after_failure(self.peer).await;
-                return session.reject_login(LoginRejection::Credentials);
+                return session.reject_login(error.rejection());
             }
         };
         self.server.throttle.after_success(self.peer);

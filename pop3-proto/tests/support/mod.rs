@@ -4,8 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mail_session::listener::{LoginThrottle, Shutdown};
-use mail_session::login_delay::LoginDelayPolicy;
+use mail_session::listener::Shutdown;
 use mail_session::tls;
 use mailstore::{AccessPolicy, MemoryStore, UsersFile};
 use pop3_proto::client::ClientOptions;
@@ -29,19 +28,16 @@ pub async fn start() -> Fixture {
         .add_user("alice", "pw", AccessPolicy::default())
         .unwrap();
     let store = Arc::new(MemoryStore::new());
-    let server = Pop3Server::new(
-        store.clone(),
-        users,
-        LoginThrottle::new(LoginDelayPolicy::default()),
-        Some(tls::server_config(&cert, &key).unwrap()),
-        Pop3ServerConfig {
+    let server = Pop3Server::builder(store.clone(), users)
+        .tls(tls::server_config(&cert, &key).unwrap())
+        .config(Pop3ServerConfig {
             session: Options {
                 allow_plaintext_auth: true,
                 ..Options::default()
             },
             ..Pop3ServerConfig::default()
-        },
-    );
+        })
+        .build();
     let shutdown = Shutdown::new();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();

@@ -8,9 +8,6 @@ mod service;
 mod spool;
 
 pub use client::{Client, ClientConfig, ClientError, Envelope, Security, Submitted};
-pub use router::{BoxFuture, RecipientRoute, Router, Smarthost, StoreRouter};
-pub use service::{SubmissionServer, SubmissionServerConfig};
-pub use spool::{
-    received_field, rfc5322_date, BlockingSpoolReader, SpoolReader, SpoolWriter, SpooledMessage,
-    WRITE_BATCH,
-};
+pub use router::{RecipientRoute, Router, Smarthost, StoreRouter};
+pub use service::{SubmissionServer, SubmissionServerBuilder, SubmissionServerConfig};
+pub use spool::{BlockingSpoolReader, SpoolReader, SpooledMessage};

@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::io::{Seek, SeekFrom};
-use std::pin::Pin;
 use std::sync::Arc;
 
 use mailstore::{AccountName, Directory, MailStore, StoreError};
@@ -16,36 +15,76 @@ use super::spool::SpooledMessage;
 
 /// What to do with one recipient, decided at RCPT.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RecipientRoute {
-    /// Deliver to this account's INBOX.
+    /// Accepted; the router's [`Router::deliver`] decides what becomes of it (a test sink, a
+    /// queue, a web hook).
+    Accept,
+    /// Deliver to this account's INBOX ([`StoreRouter`]).
     Local(AccountName),
-    /// Hand to the smarthost (or whatever the router does with remote mail).
+    /// Relay through the smarthost ([`StoreRouter`]).
     Remote,
     /// Refuse the recipient with this reply.
     Refuse(Reply),
 }
 
-/// A boxed future, for the object-safe [`Router`].
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Decides where mail goes and takes it there. Implement it to queue, filter or route
-/// differently; the submission server calls it and answers the client with its results.
-pub trait Router: Send + Sync {
+/// Decides where mail goes and takes it there. Implement it to collect, queue, filter or
+/// route mail your way; the submission server calls it and answers the client with its
+/// results. Only [`Router::deliver`] is required: by default any sender may be used and every
+/// recipient is accepted.
+///
+/// A sink that keeps every message in memory:
+///
+/// ```
+/// use std::sync::Mutex;
+/// use smtp_submit::server::Envelope;
+/// use smtp_submit::tokio::{RecipientRoute, Router, SpooledMessage};
+/// use smtp_submit::types::Reply;
+///
+/// #[derive(Default)]
+/// struct Sink(Mutex<Vec<(Envelope, Vec<u8>)>>);
+///
+/// impl Router for Sink {
+///     async fn deliver(
+///         &self,
+///         envelope: &Envelope,
+///         _routes: &[RecipientRoute],
+///         message: SpooledMessage,
+///     ) -> Result<String, Reply> {
+///         let octets = message
+///             .to_vec(25 << 20)
+///             .await
+///             .map_err(|_| Reply::new(552, Some((5, 3, 4)), "message too large"))?;
+///         self.0.lock().unwrap().push((envelope.clone(), octets));
+///         Ok("kept".into())
+///     }
+/// }
+/// ```
+pub trait Router: Send + Sync + 'static {
     /// Whether `sender` may be used by the client authenticated as `account` (`None`: not
-    /// authenticated, only when the server does not require AUTH).
-    fn check_sender(&self, account: Option<&str>, sender: &ReversePath) -> Result<(), Reply>;
+    /// authenticated, only when the server does not require AUTH). The default allows every
+    /// sender.
+    fn check_sender(&self, account: Option<&str>, sender: &ReversePath) -> Result<(), Reply> {
+        let _ = (account, sender);
+        Ok(())
+    }
 
-    /// Where `recipient` goes, decided at RCPT.
-    fn route(&self, recipient: &ForwardPath) -> RecipientRoute;
+    /// Where `recipient` goes, decided at RCPT. The default accepts every recipient
+    /// ([`RecipientRoute::Accept`]).
+    fn route(&self, recipient: &ForwardPath) -> RecipientRoute {
+        let _ = recipient;
+        RecipientRoute::Accept
+    }
 
-    /// Takes a complete message. `Ok` (with the text for `250`) only once it is safe: durable
-    /// in the store, or accepted by the next hop. `Err` is sent to the client as it is.
-    fn deliver<'a>(
-        &'a self,
-        envelope: &'a Envelope,
-        routes: &'a [RecipientRoute],
+    /// Takes a complete message; `routes` holds the route of each of the envelope's
+    /// recipients, in order. `Ok` (with the text for `250`) only once it is safe: durable in
+    /// the store, or accepted by the next hop. `Err` is sent to the client as it is.
+    fn deliver(
+        &self,
+        envelope: &Envelope,
+        routes: &[RecipientRoute],
         message: SpooledMessage,
-    ) -> BoxFuture<'a, Result<String, Reply>>;
+    ) -> impl Future<Output = Result<String, Reply>> + Send;
 }
 
 /// The smarthost that takes non-local mail.
@@ -238,59 +277,56 @@ impl Router for StoreRouter {
         }
     }
 
-    fn deliver<'a>(
-        &'a self,
-        envelope: &'a Envelope,
-        routes: &'a [RecipientRoute],
+    async fn deliver(
+        &self,
+        envelope: &Envelope,
+        routes: &[RecipientRoute],
         message: SpooledMessage,
-    ) -> BoxFuture<'a, Result<String, Reply>> {
-        Box::pin(async move {
-            let remote: Vec<Recipient> = envelope
-                .recipients
-                .iter()
-                .zip(routes)
-                .filter(|(_, route)| **route == RecipientRoute::Remote)
-                .map(|(recipient, _)| recipient.clone())
-                .collect();
-            if !remote.is_empty() {
-                self.relay(envelope, remote, &message).await?;
-            }
-            let mut accounts: Vec<AccountName> = routes
-                .iter()
-                .filter_map(|route| match route {
-                    RecipientRoute::Local(account) => Some(account.clone()),
-                    _ => None,
-                })
-                .collect();
-            accounts.sort();
-            accounts.dedup();
-            if !accounts.is_empty() {
-                let store = self.store.clone();
-                let file = message.into_blocking_reader();
-                let delivered =
-                    tokio::task::spawn_blocking(move || -> Result<usize, StoreError> {
-                        let mut file = file?;
-                        for account in &accounts {
-                            file.seek(SeekFrom::Start(0))?;
-                            store.deliver(account, &mut file)?;
-                        }
-                        Ok(accounts.len())
-                    })
-                    .await;
-                match delivered {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(error)) => {
-                        tracing::warn!(%error, "local delivery failed");
-                        return Err(storage_failure(&error));
-                    }
-                    Err(_) => {
-                        return Err(storage_failure(&StoreError::Io(std::io::Error::other(
-                            "task failed",
-                        ))))
-                    }
+    ) -> Result<String, Reply> {
+        let remote: Vec<Recipient> = envelope
+            .recipients
+            .iter()
+            .zip(routes)
+            .filter(|(_, route)| **route == RecipientRoute::Remote)
+            .map(|(recipient, _)| recipient.clone())
+            .collect();
+        if !remote.is_empty() {
+            self.relay(envelope, remote, &message).await?;
+        }
+        let mut accounts: Vec<AccountName> = routes
+            .iter()
+            .filter_map(|route| match route {
+                RecipientRoute::Local(account) => Some(account.clone()),
+                _ => None,
+            })
+            .collect();
+        accounts.sort();
+        accounts.dedup();
+        if !accounts.is_empty() {
+            let store = self.store.clone();
+            let file = message.into_blocking_reader();
+            let delivered = tokio::task::spawn_blocking(move || -> Result<usize, StoreError> {
+                let mut file = file?;
+                for account in &accounts {
+                    file.seek(SeekFrom::Start(0))?;
+                    store.deliver(account, &mut file)?;
+                }
+                Ok(accounts.len())
+            })
+            .await;
+            match delivered {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "local delivery failed");
+                    return Err(storage_failure(&error));
+                }
+                Err(_) => {
+                    return Err(storage_failure(&StoreError::Io(std::io::Error::other(
+                        "task failed",
+                    ))))
                 }
             }
-            Ok(format!("{} message accepted", self.hostname))
-        })
+        }
+        Ok(format!("{} message accepted", self.hostname))
     }
 }

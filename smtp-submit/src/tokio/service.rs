@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use mail_session::driver::Handler;
+use mail_session::escape::Escaped;
 use mail_session::listener::{serve_service, ConnectionService, ListenerOptions, LoginThrottle};
 use mail_session::workers::WorkerPool;
 use mail_session::{LoginRejection, OutOfTurn, TlsMode};
@@ -25,7 +26,9 @@ use super::spool::{received_field, SpoolWriter};
 /// How the server behaves; the session options of every connection start from `session`.
 #[derive(Debug, Clone)]
 pub struct SubmissionServerConfig {
-    /// Session options (limits, plaintext policy, hostname, timeouts).
+    /// Session options (limits, plaintext policy, hostname, timeouts). Their `tls` is not
+    /// read: each connection's TLS mode follows from its listener and the server's TLS
+    /// configuration.
     pub session: Options,
     /// Connection limit, shutdown grace and TCP keepalive of each listener.
     pub listener: ListenerOptions,
@@ -34,6 +37,10 @@ pub struct SubmissionServerConfig {
     /// Where messages are spooled while they arrive (unnamed files; the system's temporary
     /// directory by default).
     pub spool_directory: PathBuf,
+    /// Whether a `Received:` trace field (RFC 5321 section 4.4, naming `session.hostname`)
+    /// is put in front of each message before the router gets it. On by default; a test sink
+    /// that wants the client's exact bytes turns it off.
+    pub add_received_field: bool,
 }
 
 impl Default for SubmissionServerConfig {
@@ -43,15 +50,33 @@ impl Default for SubmissionServerConfig {
             listener: ListenerOptions::default(),
             tls_handshake_timeout: Duration::from_secs(30),
             spool_directory: std::env::temp_dir(),
+            add_received_field: true,
         }
     }
 }
 
-/// A submission server (RFC 6409): authenticates against `directory` and hands messages to
-/// `router`.
-pub struct SubmissionServer {
-    directory: Arc<dyn Directory>,
-    router: Arc<dyn Router>,
+/// A submission server (RFC 6409): authenticates against a [`Directory`] and hands messages
+/// to a [`Router`] ([`StoreRouter`](super::StoreRouter) delivers into a mail store and relays
+/// through a smarthost; a router of your own can do anything else).
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use mailstore::{MemoryDirectory, MemoryStore};
+/// use smtp_submit::tokio::{StoreRouter, SubmissionServer};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = Arc::new(MemoryStore::new());
+/// let directory = Arc::new(MemoryDirectory::new().with_user("alice", "secret")?);
+/// let router = StoreRouter::new(store, directory.clone(), vec!["example.org".into()], None, true, "mx.example.org".into());
+/// let server = SubmissionServer::builder(router).directory(directory).build();
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:5870").await?;
+/// let shutdown = mail_session::listener::Shutdown::new();
+/// server.serve_plain(listener, shutdown.subscribe()).await;
+/// # Ok(()) }
+/// ```
+pub struct SubmissionServer<R> {
+    directory: Option<Arc<dyn Directory>>,
+    router: Arc<R>,
     throttle: LoginThrottle,
     password_checks: Option<WorkerPool>,
     tls: Option<TlsAcceptor>,
@@ -59,31 +84,79 @@ pub struct SubmissionServer {
     next_id: AtomicU64,
 }
 
-impl std::fmt::Debug for SubmissionServer {
+impl<R> std::fmt::Debug for SubmissionServer<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SubmissionServer")
             .field("tls", &self.tls.is_some())
+            .field("directory", &self.directory.is_some())
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
 }
 
-impl SubmissionServer {
-    /// A server. Without `tls`, STARTTLS is not offered and implicit-TLS listeners cannot be
-    /// served.
-    pub fn new(
-        directory: Arc<dyn Directory>,
-        router: Arc<dyn Router>,
-        throttle: LoginThrottle,
-        tls: Option<Arc<rustls::ServerConfig>>,
-        config: SubmissionServerConfig,
-    ) -> Arc<Self> {
+/// Builds a [`SubmissionServer`]; start with [`SubmissionServer::builder`].
+#[must_use = "call build() to get the server"]
+pub struct SubmissionServerBuilder<R> {
+    router: R,
+    directory: Option<Arc<dyn Directory>>,
+    throttle: Option<LoginThrottle>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    config: SubmissionServerConfig,
+}
+
+impl<R> std::fmt::Debug for SubmissionServerBuilder<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubmissionServerBuilder")
+            .field("tls", &self.tls.is_some())
+            .field("directory", &self.directory.is_some())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Router> SubmissionServerBuilder<R> {
+    /// Who may log in (AUTH). Without a directory AUTH is not offered and mail is taken
+    /// without it, whatever [`Options::require_auth`] says: a test sink or a server behind
+    /// your own access control. With one, AUTH is required before MAIL unless the options
+    /// say otherwise (RFC 6409 section 4.3).
+    pub fn directory(mut self, directory: Arc<dyn Directory>) -> Self {
+        self.directory = Some(directory);
+        self
+    }
+
+    /// The TLS configuration: STARTTLS is offered on plain listeners and implicit-TLS
+    /// listeners can be served. Without it, neither.
+    pub fn tls(mut self, tls: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Session options, limits, timeouts and the spool folder.
+    pub fn config(mut self, config: SubmissionServerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The failed-login delay, to share one between servers (each server has its own
+    /// otherwise).
+    pub fn throttle(mut self, throttle: LoginThrottle) -> Self {
+        self.throttle = Some(throttle);
+        self
+    }
+
+    /// The server, ready to serve listeners.
+    pub fn build(self) -> Arc<SubmissionServer<R>> {
+        let mut config = self.config;
+        if self.directory.is_none() {
+            config.session.require_auth = false;
+            config.session.mechanisms.clear();
+        }
         Arc::new(SubmissionServer {
-            directory,
-            router,
-            throttle,
+            directory: self.directory,
+            router: Arc::new(self.router),
+            throttle: self.throttle.unwrap_or_default(),
             password_checks: WorkerPool::per_core("smtp-auth").ok(),
-            tls: tls.map(TlsAcceptor::from),
+            tls: self.tls.map(TlsAcceptor::from),
             config,
             next_id: AtomicU64::new(
                 SystemTime::now()
@@ -92,6 +165,24 @@ impl SubmissionServer {
                     .unwrap_or(0),
             ),
         })
+    }
+}
+
+impl<R: Router> SubmissionServer<R> {
+    /// Starts building a server that hands messages to `router`.
+    pub fn builder(router: R) -> SubmissionServerBuilder<R> {
+        SubmissionServerBuilder {
+            router,
+            directory: None,
+            throttle: None,
+            tls: None,
+            config: SubmissionServerConfig::default(),
+        }
+    }
+
+    /// The router messages go to.
+    pub fn router(&self) -> &R {
+        &self.router
     }
 
     /// Serves a plain listener (port 587 style: STARTTLS offered when TLS is configured)
@@ -118,10 +209,10 @@ impl SubmissionServer {
     }
 }
 
-impl ConnectionService for SubmissionServer {
+impl<R: Router> ConnectionService for SubmissionServer<R> {
     const PROTOCOL: &'static str = "submission";
     type Session = ServerSession;
-    type Handler = SubmissionConnection;
+    type Handler = SubmissionConnection<R>;
 
     fn listener_options(&self) -> ListenerOptions {
         self.config.listener
@@ -141,7 +232,7 @@ impl ConnectionService for SubmissionServer {
         ServerSession::new(options)
     }
 
-    fn handler(self: &Arc<Self>, peer: SocketAddr) -> SubmissionConnection {
+    fn handler(self: &Arc<Self>, peer: SocketAddr) -> SubmissionConnection<R> {
         SubmissionConnection {
             server: self.clone(),
             peer: peer.ip(),
@@ -153,25 +244,27 @@ impl ConnectionService for SubmissionServer {
 
 /// One connection's service state.
 #[doc(hidden)]
-pub struct SubmissionConnection {
-    server: Arc<SubmissionServer>,
+pub struct SubmissionConnection<R> {
+    server: Arc<SubmissionServer<R>>,
     peer: IpAddr,
     /// The route of each accepted recipient, in order.
     routes: Vec<RecipientRoute>,
     spool: Option<SpoolWriter>,
 }
 
-impl SubmissionConnection {
+impl<R: Router> SubmissionConnection<R> {
     async fn login(
         &mut self,
         session: &mut ServerSession,
         credentials: mail_session::sasl::Credentials,
     ) -> Result<(), OutOfTurn> {
-        let directory = self.server.directory.clone();
-        let username = credentials.username.clone();
-        let password = credentials.password.clone();
-        let check =
-            move || directory.authenticate(&username, password.expose(), Protocol::Submission);
+        let Some(directory) = self.server.directory.clone() else {
+            // AUTH is not offered without a directory; a client that sends it anyway is told
+            // it cannot log in here.
+            return session.reject_login(LoginRejection::NotPermitted);
+        };
+        let offered = credentials.clone();
+        let check = move || directory.login(&offered, Protocol::Submission);
         let verdict = match &self.server.password_checks {
             Some(pool) => pool.run(check).await,
             None => tokio::task::spawn_blocking(check).await.ok(),
@@ -190,9 +283,9 @@ impl SubmissionConnection {
                 session.reject_login(LoginRejection::Temporary)
             }
             Err(error) => {
-                tracing::info!(peer = %self.peer, user = %credentials.username, %error, "submission login refused");
+                tracing::info!(peer = %self.peer, user = %Escaped(credentials.username.as_str()), %error, "submission login refused");
                 self.server.throttle.after_failure(self.peer).await;
-                session.reject_login(LoginRejection::Credentials)
+                session.reject_login(error.rejection())
             }
         }
     }
@@ -205,14 +298,16 @@ impl SubmissionConnection {
         let id = self.server.message_id();
         match SpoolWriter::create(&self.server.config.spool_directory) {
             Ok(mut spool) => {
-                let trace = received_field(
-                    &envelope,
-                    self.peer,
-                    &self.server.config.session.hostname,
-                    &id,
-                    SystemTime::now(),
-                );
-                spool.push(trace.as_bytes());
+                if self.server.config.add_received_field {
+                    let trace = received_field(
+                        &envelope,
+                        self.peer,
+                        &self.server.config.session.hostname,
+                        &id,
+                        SystemTime::now(),
+                    );
+                    spool.push(trace.as_bytes());
+                }
                 self.spool = Some(spool);
                 session.start_message()
             }
@@ -255,18 +350,18 @@ impl SubmissionConnection {
             .await
         {
             Ok(text) => {
-                tracing::info!(peer = %self.peer, from = %envelope.from, recipients = routes.len(), "message accepted");
+                tracing::info!(peer = %self.peer, from = %Escaped(envelope.from.to_string().as_str()), recipients = routes.len(), "message accepted");
                 session.accept_message(text)
             }
             Err(reply) => {
-                tracing::info!(peer = %self.peer, %reply, "message not accepted");
+                tracing::info!(peer = %self.peer, reply = %Escaped(reply.to_string().as_str()), "message not accepted");
                 session.reject_message(reply)
             }
         }
     }
 }
 
-impl Handler<ServerSession> for SubmissionConnection {
+impl<R: Router> Handler<ServerSession> for SubmissionConnection<R> {
     async fn handle(&mut self, session: &mut ServerSession, event: Event) -> Result<(), OutOfTurn> {
         match event {
             Event::Login { credentials } => self.login(session, credentials).await,

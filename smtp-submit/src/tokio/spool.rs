@@ -1,5 +1,5 @@
 //! A message being received, kept in memory while it is small and in an unnamed temporary
-//! file once it is not (never in memory whole beyond [`WRITE_BATCH`] octets), and the
+//! file once it is not (never in memory whole beyond 256 KiB), and the
 //! `Received:` trace field put in front of it (RFC 5321 section 4.4).
 //!
 //! Most submissions are a few kilobytes: creating, writing and deleting a file for each costs
@@ -20,11 +20,11 @@ use crate::server::Envelope;
 
 /// Octets gathered before they are written to the file in one blocking call; a message no
 /// larger than this never gets a file.
-pub const WRITE_BATCH: usize = 256 * 1024;
+pub(crate) const WRITE_BATCH: usize = 256 * 1024;
 
-/// Receives a message's octets: in memory up to [`WRITE_BATCH`], then into a temporary file.
+/// Receives a message's octets: in memory up to `WRITE_BATCH`, then into a temporary file.
 #[derive(Debug)]
-pub struct SpoolWriter {
+pub(crate) struct SpoolWriter {
     directory: PathBuf,
     file: Option<std::fs::File>,
     batch: Vec<u8>,
@@ -36,7 +36,7 @@ impl SpoolWriter {
     /// A new, empty spool whose file, if the message needs one, goes into `directory` (it
     /// has no name: nothing is left behind if the process dies). Fails if `directory` is not
     /// a directory.
-    pub fn create(directory: &Path) -> io::Result<SpoolWriter> {
+    pub(crate) fn create(directory: &Path) -> io::Result<SpoolWriter> {
         if !std::fs::metadata(directory)?.is_dir() {
             return Err(io::Error::new(
                 io::ErrorKind::NotADirectory,
@@ -53,13 +53,13 @@ impl SpoolWriter {
     }
 
     /// Adds octets (copied into the current batch).
-    pub fn push(&mut self, octets: &[u8]) {
+    pub(crate) fn push(&mut self, octets: &[u8]) {
         self.batch.extend_from_slice(octets);
         self.size += octets.len() as u64;
     }
 
     /// Writes the batch out once it is large enough, off the async threads.
-    pub async fn write_if_full(&mut self) {
+    pub(crate) async fn write_if_full(&mut self) {
         if self.batch.len() >= WRITE_BATCH {
             self.write_batch().await;
         }
@@ -100,7 +100,7 @@ impl SpoolWriter {
 
     /// Hands over the complete message: in memory if it never outgrew the first batch,
     /// otherwise in its file with what is left written out.
-    pub async fn finish(mut self) -> io::Result<SpooledMessage> {
+    pub(crate) async fn finish(mut self) -> io::Result<SpooledMessage> {
         if self.file.is_none() && self.failed.is_none() {
             let octets = Bytes::from(std::mem::take(&mut self.batch));
             return Ok(SpooledMessage {
@@ -145,34 +145,62 @@ impl SpooledMessage {
     /// An async reader from its start (readers of a spool file share its position: read one
     /// at a time).
     pub async fn reader(&self) -> io::Result<SpoolReader> {
-        Ok(match &self.content {
-            Spooled::Memory(octets) => SpoolReader::Memory(Cursor::new(octets.clone())),
+        Ok(SpoolReader(match &self.content {
+            Spooled::Memory(octets) => AsyncSource::Memory(Cursor::new(octets.clone())),
             Spooled::File(file) => {
                 let mut file = file.try_clone()?;
                 file.seek(SeekFrom::Start(0))?;
-                SpoolReader::File(tokio::fs::File::from_std(file))
+                AsyncSource::File(tokio::fs::File::from_std(file))
             }
-        })
+        }))
+    }
+
+    /// The whole message in memory, if it is no larger than `limit` octets (an error of kind
+    /// `FileTooLarge` otherwise, before anything is read).
+    ///
+    /// ```no_run
+    /// # async fn example(message: smtp_submit::tokio::SpooledMessage) -> std::io::Result<()> {
+    /// let octets = message.to_vec(10 * 1024 * 1024).await?;
+    /// assert_eq!(octets.len() as u64, message.size());
+    /// # Ok(()) }
+    /// ```
+    pub async fn to_vec(&self, limit: u64) -> io::Result<Vec<u8>> {
+        if self.size > limit {
+            return Err(io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                format!("the message has {} octets, more than {limit}", self.size),
+            ));
+        }
+        match &self.content {
+            Spooled::Memory(octets) => Ok(octets.to_vec()),
+            Spooled::File(_) => {
+                let mut octets = Vec::with_capacity(usize::try_from(self.size).unwrap_or(0));
+                tokio::io::AsyncReadExt::read_to_end(&mut self.reader().await?, &mut octets)
+                    .await?;
+                Ok(octets)
+            }
+        }
     }
 
     /// A blocking reader from its start, which can seek back to read it again.
     pub fn into_blocking_reader(self) -> io::Result<BlockingSpoolReader> {
-        Ok(match self.content {
-            Spooled::Memory(octets) => BlockingSpoolReader::Memory(Cursor::new(octets)),
+        Ok(BlockingSpoolReader(match self.content {
+            Spooled::Memory(octets) => BlockingSource::Memory(Cursor::new(octets)),
             Spooled::File(mut file) => {
                 file.seek(SeekFrom::Start(0))?;
-                BlockingSpoolReader::File(file)
+                BlockingSource::File(file)
             }
-        })
+        }))
     }
 }
 
 /// Reads a [`SpooledMessage`] asynchronously.
 #[derive(Debug)]
-pub enum SpoolReader {
-    /// A message kept in memory.
+pub struct SpoolReader(AsyncSource);
+
+#[derive(Debug)]
+enum AsyncSource {
     Memory(Cursor<Bytes>),
-    /// A message in its spool file.
     File(tokio::fs::File),
 }
 
@@ -182,43 +210,44 @@ impl AsyncRead for SpoolReader {
         context: &mut Context<'_>,
         buffer: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            SpoolReader::Memory(cursor) => Pin::new(cursor).poll_read(context, buffer),
-            SpoolReader::File(file) => Pin::new(file).poll_read(context, buffer),
+        match &mut self.get_mut().0 {
+            AsyncSource::Memory(cursor) => Pin::new(cursor).poll_read(context, buffer),
+            AsyncSource::File(file) => Pin::new(file).poll_read(context, buffer),
         }
     }
 }
 
-/// Reads a [`SpooledMessage`] in blocking code.
+/// Reads a [`SpooledMessage`] in blocking code, and seeks in it.
 #[derive(Debug)]
-pub enum BlockingSpoolReader {
-    /// A message kept in memory.
+pub struct BlockingSpoolReader(BlockingSource);
+
+#[derive(Debug)]
+enum BlockingSource {
     Memory(Cursor<Bytes>),
-    /// A message in its spool file.
     File(std::fs::File),
 }
 
 impl Read for BlockingSpoolReader {
     fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
-        match self {
-            BlockingSpoolReader::Memory(cursor) => cursor.read(buffer),
-            BlockingSpoolReader::File(file) => file.read(buffer),
+        match &mut self.0 {
+            BlockingSource::Memory(cursor) => cursor.read(buffer),
+            BlockingSource::File(file) => file.read(buffer),
         }
     }
 }
 
 impl Seek for BlockingSpoolReader {
     fn seek(&mut self, position: SeekFrom) -> io::Result<u64> {
-        match self {
-            BlockingSpoolReader::Memory(cursor) => cursor.seek(position),
-            BlockingSpoolReader::File(file) => file.seek(position),
+        match &mut self.0 {
+            BlockingSource::Memory(cursor) => cursor.seek(position),
+            BlockingSource::File(file) => file.seek(position),
         }
     }
 }
 
 /// The `Received:` field for a message (RFC 5321 section 4.4, with the protocol names of
 /// RFC 3848: `ESMTPSA` is ESMTP with TLS and AUTH).
-pub fn received_field(
+pub(crate) fn received_field(
     envelope: &Envelope,
     peer: IpAddr,
     hostname: &str,
@@ -248,7 +277,7 @@ pub fn received_field(
 }
 
 /// `date-time` of RFC 5322 section 3.3, in UTC.
-pub fn rfc5322_date(time: SystemTime) -> String {
+pub(crate) fn rfc5322_date(time: SystemTime) -> String {
     let seconds = time
         .duration_since(UNIX_EPOCH)
         .map(|duration| duration.as_secs())
