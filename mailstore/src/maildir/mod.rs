@@ -122,7 +122,7 @@ impl MaildirStore {
     /// `root/<account>`.
     pub fn open(root: impl Into<PathBuf>) -> Result<MaildirStore, StoreError> {
         let root = root.into();
-        fs::create_dir_all(&root)?;
+        fsio::ensure_dir_all(&root)?;
         Ok(MaildirStore {
             root,
             hostname: hostname(),
@@ -206,7 +206,11 @@ impl MaildirStore {
             fsio::ensure_dir(&dir.join(sub))?;
         }
         if marker {
-            File::create(dir.join("maildirfolder"))?;
+            fsio::private_file()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(dir.join("maildirfolder"))?;
         }
         if made {
             fsio::sync_dir(dir)?;
@@ -302,7 +306,7 @@ impl MaildirStore {
     ) -> Result<(PathBuf, String, (u64, u64)), StoreError> {
         let unique = self.unique_base();
         let path = dir.join("tmp").join(&unique);
-        let mut file = fs::OpenOptions::new()
+        let mut file = fsio::private_file()
             .write(true)
             .create_new(true)
             .open(&path)?;
