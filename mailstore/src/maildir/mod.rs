@@ -3,7 +3,9 @@
 //! # Layout
 //! ```text
 //! <root>/<account>/              the account's Maildir, which is its INBOX
-//!     cur/ new/ tmp/             messages (Maildir), flags in the names after ":2,"
+//!     new/                       delivered messages nobody has flagged yet
+//!     cur/                       messages with flags, in the names after ":2,"
+//!     tmp/                       messages being written
 //!     dovecot-uidlist            UIDVALIDITY, UIDNEXT, one UID record per message
 //!     dovecot-keywords           keyword letters
 //!     mailstore-modseq           MODSEQ log
@@ -15,11 +17,20 @@
 //! Dovecot pointed at `<root>/%u` with `maildir:` sees the same folders, messages, flags and
 //! UIDs.
 //!
+//! # New mail
+//! A message appended without flags (a delivery) goes to `new/` under its base name, as
+//! Postfix and Dovecot's LDA deliver: mail programs that read the Maildir, and Dovecot's
+//! `\Recent`, see it as new. One appended with flags goes to `cur/` with its flags after
+//! `:2,`. A message moves from `new/` to `cur/` (gaining `:2,` and its flags) when its flags
+//! are first changed, marking it seen included; its UID stays, since the UID records key on
+//! the base name, which the move keeps.
+//!
 //! # Durability
-//! An append writes the message to `tmp/`, fsyncs it, renames it into `cur/`, fsyncs `cur/`,
-//! and fsyncs its UID record, all before it returns. Appends to one folder that arrive while
-//! another is committing share the two fsyncs of `cur/` and of the UID records (a group
-//! commit); each still returns only once its own message is durable. A crash at any point leaves either no
+//! An append writes the message to `tmp/` (mode 0600), fsyncs it, renames it into `new/` or
+//! `cur/`, fsyncs that directory, and fsyncs its UID record, all before it returns. Appends to
+//! one folder that arrive while another is committing share the fsyncs of the directories
+//! and of the UID records (a group commit); each still returns only once its own message is
+//! durable. A crash at any point leaves either no
 //! visible message or a complete one (given a UID on the next start if its record was lost).
 //! A failed write (a full disk) removes the temporary file and returns the error.
 //!
@@ -828,5 +839,91 @@ mod tests {
             content.reader.read_to_string(&mut stored).unwrap();
             assert_eq!(stored, body, "UID {uid:?}");
         }
+    }
+
+    fn files_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_delivery_lands_in_new_and_moves_to_cur_when_first_flagged() {
+        let root = tempfile::tempdir().unwrap();
+        let store = MaildirStore::open(root.path()).unwrap();
+        let account = AccountName::try_from("alice").unwrap();
+        let inbox = MailboxName::inbox();
+        let body = b"Subject: new\r\n\r\nhello\r\n";
+        let delivered = store.deliver(&account, &mut &body[..]).unwrap();
+        let maildir = store.account_dir(&account);
+        let new = files_in(&maildir.join("new"));
+        assert_eq!(new.len(), 1, "a delivery goes to new/");
+        assert!(!new[0].contains(':'), "no info suffix in new/: {new:?}");
+        assert!(files_in(&maildir.join("cur")).is_empty());
+        // Its UID record names the file's base name, as Dovecot's does.
+        let uidlist = fs::read_to_string(maildir.join("dovecot-uidlist")).unwrap();
+        assert!(uidlist.contains(&format!(":{}\n", new[0])), "{uidlist}");
+        // Readable where it is, by this store and by a fresh one.
+        let read = |store: &MaildirStore| {
+            let mut text = Vec::new();
+            store
+                .open_message(&account, &inbox, delivered.uid)
+                .unwrap()
+                .reader
+                .read_to_end(&mut text)
+                .unwrap();
+            text
+        };
+        assert_eq!(read(&store), body);
+        assert_eq!(read(&MaildirStore::open(root.path()).unwrap()), body);
+
+        // An append with flags goes to cur/ with them.
+        let flagged = store
+            .append(
+                &account,
+                &inbox,
+                &mut &body[..],
+                AppendOptions {
+                    flags: [crate::message::Flag::Flagged].into(),
+                    ..AppendOptions::default()
+                },
+            )
+            .unwrap();
+        let cur = files_in(&maildir.join("cur"));
+        assert_eq!(cur.len(), 1);
+        assert!(cur[0].ends_with(":2,F"), "{cur:?}");
+
+        // Marking the delivery seen moves it to cur/ under the same base name and UID.
+        let seen: Flags = [crate::message::Flag::Seen].into();
+        store
+            .store_flags(
+                &account,
+                &inbox,
+                &[delivered.uid],
+                FlagOperation::Add,
+                &seen,
+                None,
+            )
+            .unwrap();
+        assert!(files_in(&maildir.join("new")).is_empty());
+        assert!(files_in(&maildir.join("cur")).contains(&format!("{}:2,S", new[0])));
+        let reopened = MaildirStore::open(root.path()).unwrap();
+        let snapshot = reopened.snapshot(&account, &inbox).unwrap();
+        let uids: Vec<(Uid, Flags)> = snapshot
+            .messages
+            .iter()
+            .map(|meta| (meta.uid, meta.flags.clone()))
+            .collect();
+        assert_eq!(
+            uids,
+            [
+                (delivered.uid, seen),
+                (flagged.uid, [crate::message::Flag::Flagged].into())
+            ]
+        );
+        assert_eq!(read(&reopened), body);
     }
 }
