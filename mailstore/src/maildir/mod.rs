@@ -5,7 +5,8 @@
 //! <root>/<account>/              the account's Maildir, which is its INBOX
 //!     new/                       delivered messages nobody has flagged yet
 //!     cur/                       messages with flags, in the names after ":2,"
-//!     tmp/                       messages being written
+//!     tmp/                       messages being written (left over after 36 hours: removed
+//!                                by MaildirStore::clean_tmp)
 //!     dovecot-uidlist            UIDVALIDITY, UIDNEXT, one UID record per message
 //!     dovecot-keywords           keyword letters
 //!     mailstore-modseq           MODSEQ log
@@ -53,7 +54,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use commit_queue::FolderSlot;
 use folder::{Folder, Staged};
@@ -114,6 +115,59 @@ fn mailbox_from_dir_name(dir_name: &str) -> Option<MailboxName> {
     MailboxName::try_from(levels?.join("/").as_str()).ok()
 }
 
+/// How long a file may stay unchanged in a Maildir's `tmp/` before
+/// [`MaildirStore::clean_tmp`] removes it: 36 hours, as Dovecot's `maildir` does.
+pub const TMP_MAX_AGE: Duration = Duration::from_secs(36 * 60 * 60);
+
+/// When a file last changed: its data or, on Unix, its status (a rename, a new date), so that
+/// a file whose modification time was set to an old internal date does not look old.
+fn last_change(metadata: &fs::Metadata) -> Option<SystemTime> {
+    let modified = metadata.modified().ok();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let changed = u64::try_from(metadata.ctime())
+            .ok()
+            .map(|secs| UNIX_EPOCH + Duration::from_secs(secs));
+        modified.max(changed)
+    }
+    #[cfg(not(unix))]
+    modified
+}
+
+/// Removes the files of one `tmp/` that are older than [`TMP_MAX_AGE`] at `now`.
+fn clean_tmp_folder(tmp: &Path, now: SystemTime) -> usize {
+    let entries = match fs::read_dir(tmp) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return 0,
+        Err(error) => {
+            tracing::warn!(folder = %tmp.display(), %error, "cannot read a Maildir tmp/");
+            return 0;
+        }
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let Ok(metadata) = entry.metadata() else {
+            continue;
+        };
+        let stale = metadata.is_file()
+            && last_change(&metadata)
+                .and_then(|changed| now.duration_since(changed).ok())
+                .is_some_and(|age| age > TMP_MAX_AGE);
+        if !stale {
+            continue;
+        }
+        match fs::remove_file(entry.path()) {
+            Ok(()) => removed += 1,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => {
+                tracing::warn!(file = %entry.path().display(), %error, "cannot remove a stale file in tmp/");
+            }
+        }
+    }
+    removed
+}
+
 fn hostname() -> String {
     let raw = fs::read_to_string("/etc/hostname").unwrap_or_default();
     let clean: String = raw
@@ -144,6 +198,45 @@ impl MaildirStore {
             hub: ChangeHub::new(),
             locks: MaildropLocks::default(),
         })
+    }
+
+    /// Removes every file in the `tmp/` of every folder of every account that has not
+    /// changed for [`TMP_MAX_AGE`] before `now`: the partial files of deliveries killed
+    /// half-way, which nothing else would ever remove (Dovecot does the same). A delivery in
+    /// progress is never touched: its file changes (written, dated, fsynced) within seconds
+    /// of its creation, and the age counts from the file's last change of data or status,
+    /// whatever date its modification time was set to. Returns how many files it removed.
+    /// Call it at start and about once a day; a file it cannot remove is logged and skipped.
+    pub fn clean_tmp(&self, now: SystemTime) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        let accounts = match fs::read_dir(&self.root) {
+            Ok(accounts) => accounts,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(error) => return Err(error.into()),
+        };
+        for account in accounts {
+            let account = account?;
+            if !account.file_type()?.is_dir() {
+                continue;
+            }
+            let account_dir = account.path();
+            let mut folders = vec![account_dir.clone()];
+            for item in fs::read_dir(&account_dir)? {
+                let item = item?;
+                let name = item.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with('.')
+                    && !name.starts_with(TRASH_PREFIX)
+                    && item.file_type()?.is_dir()
+                {
+                    folders.push(item.path());
+                }
+            }
+            for folder in folders {
+                removed += clean_tmp_folder(&folder.join("tmp"), now);
+            }
+        }
+        Ok(removed)
     }
 
     /// The root directory.
@@ -925,5 +1018,52 @@ mod tests {
             ]
         );
         assert_eq!(read(&reopened), body);
+    }
+
+    #[test]
+    fn stale_files_in_tmp_are_removed_and_nothing_else() {
+        let root = tempfile::tempdir().unwrap();
+        let store = MaildirStore::open(root.path()).unwrap();
+        let account = AccountName::try_from("alice").unwrap();
+        let archive = MailboxName::try_from("Archive").unwrap();
+        store.create_mailbox(&account, &archive, None).unwrap();
+        store
+            .deliver(&account, &mut &b"Subject: kept\r\n\r\n"[..])
+            .unwrap();
+        let maildir = store.account_dir(&account);
+        let leftovers = [
+            maildir.join("tmp/1.M1P1Q1.host"),
+            maildir.join(".Archive/tmp/2.M1P1Q1.host"),
+        ];
+        for leftover in &leftovers {
+            fs::write(leftover, b"partial").unwrap();
+        }
+        // A file whose modification time is old but that was just written (an append with
+        // an old internal date, between dating and renaming) is not stale.
+        let dated = maildir.join("tmp/3.M1P1Q1.host");
+        let old = SystemTime::now() - Duration::from_secs(400 * 24 * 3600);
+        File::create(&dated).unwrap().set_modified(old).unwrap();
+        let now = SystemTime::now();
+        assert_eq!(store.clean_tmp(now).unwrap(), 0);
+        assert_eq!(
+            store
+                .clean_tmp(now + Duration::from_secs(35 * 3600))
+                .unwrap(),
+            0
+        );
+        assert!(leftovers.iter().all(|leftover| leftover.exists()));
+        assert_eq!(
+            store
+                .clean_tmp(now + TMP_MAX_AGE + Duration::from_secs(3600))
+                .unwrap(),
+            3
+        );
+        assert!(leftovers.iter().all(|leftover| !leftover.exists()));
+        assert!(!dated.exists());
+        // The messages and the folders stay.
+        assert_eq!(files_in(&maildir.join("new")).len(), 1);
+        assert!(maildir.join("tmp").is_dir() && maildir.join(".Archive/tmp").is_dir());
+        let snapshot = store.snapshot(&account, &MailboxName::inbox()).unwrap();
+        assert_eq!(snapshot.messages.len(), 1);
     }
 }
