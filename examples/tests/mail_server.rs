@@ -245,3 +245,141 @@ fn first_start_prepares_everything_and_sigterm_stops_it_cleanly() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// A `mail-server` run with its stdout read line by line (on a thread, so it never blocks)
+/// and its stderr (the log) in a file; killed when dropped.
+struct Run {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    log: std::path::PathBuf,
+}
+
+impl Run {
+    fn start(config: &Path, dir: &Path) -> Run {
+        let log = dir.join("server.log");
+        let mut child = Command::new(BINARY)
+            .arg("--config")
+            .arg(config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (sender, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let _ = sender.send(line);
+            }
+        });
+        Run { child, lines, log }
+    }
+
+    /// The printed lines up to and including the first that starts with `prefix`.
+    fn lines_until(&self, prefix: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = Vec::new();
+        loop {
+            match self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(line) => {
+                    let done = line.starts_with(prefix);
+                    seen.push(line);
+                    if done {
+                        return seen;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line starting {prefix:?} in {seen:#?}; log:\n{}",
+                    self.log()
+                ),
+            }
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TLS 1.3 ClientHello whose server name is the IP address 127.0.0.1, as fetchmail and
+/// mpop send.
+fn client_hello_with_an_ip_address_as_server_name() -> Vec<u8> {
+    fn extension(into: &mut Vec<u8>, kind: u16, body: &[u8]) {
+        into.extend(kind.to_be_bytes());
+        into.extend((body.len() as u16).to_be_bytes());
+        into.extend(body);
+    }
+    let name = b"127.0.0.1";
+    let mut server_name = Vec::new();
+    server_name.extend((name.len() as u16 + 3).to_be_bytes());
+    server_name.push(0);
+    server_name.extend((name.len() as u16).to_be_bytes());
+    server_name.extend(name);
+    let mut extensions = Vec::new();
+    extension(&mut extensions, 0x0000, &server_name);
+    extension(&mut extensions, 0x000a, &[0, 2, 0, 0x1d]);
+    extension(&mut extensions, 0x000d, &[0, 4, 0x08, 0x04, 0x04, 0x03]);
+    extension(&mut extensions, 0x002b, &[2, 3, 4]);
+    let mut key_share = vec![0, 36, 0, 0x1d, 0, 32];
+    key_share.extend([9u8; 32]);
+    extension(&mut extensions, 0x0033, &key_share);
+    let mut hello = vec![3, 3];
+    hello.extend([1u8; 32]);
+    hello.extend([0, 0, 2, 0x13, 0x01, 1, 0]);
+    hello.extend((extensions.len() as u16).to_be_bytes());
+    hello.extend(extensions);
+    let mut handshake = vec![1];
+    handshake.extend(&(hello.len() as u32).to_be_bytes()[1..]);
+    handshake.extend(hello);
+    let mut record = vec![0x16, 3, 1];
+    record.extend((handshake.len() as u16).to_be_bytes());
+    record.extend(handshake);
+    record
+}
+
+#[test]
+fn the_log_is_plain_text_and_quiet_about_an_ip_address_as_tls_server_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[pop3]\nenabled = true\nlisten = []\nlisten_tls = [\"127.0.0.1:0\"]\n",
+    );
+    let run = Run::start(&config, dir.path());
+    let summary = run.lines_until("certificate:");
+    let address: std::net::SocketAddr = summary
+        .iter()
+        .find_map(|line| line.strip_prefix("POP3: "))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|address| address.parse().ok())
+        .unwrap_or_else(|| panic!("no POP3 listener in {summary:#?}"));
+    let mut tcp = std::net::TcpStream::connect(address).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    tcp.write_all(&client_hello_with_an_ip_address_as_server_name())
+        .unwrap();
+    let mut answer = [0u8; 1];
+    let answered = std::io::Read::read(&mut tcp, &mut answer).unwrap_or(0);
+    assert_eq!(
+        answer[0], 0x16,
+        "rustls answered the hello ({answered} octets)"
+    );
+    drop(tcp);
+    std::thread::sleep(Duration::from_millis(200));
+    let log = run.log();
+    assert!(log.contains("POP3 listening"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "no terminal escape codes in a log that is a file:\n{log:?}"
+    );
+    assert!(!log.contains("Illegal SNI"), "{log}");
+}

@@ -204,6 +204,22 @@ fn user_command(config: &Config, command: UserCommand) -> Result<(), String> {
     Ok(())
 }
 
+/// The log filter: `RUST_LOG` if set (else `info`), with rustls held to errors unless
+/// `RUST_LOG` names rustls itself. rustls warns of what clients do wrong and the operator
+/// cannot change, such as fetchmail's and mpop's IP address sent as TLS server name ("Illegal
+/// SNI extension: ignoring IP address").
+fn log_filter(rust_log: Option<&str>) -> tracing_subscriber::EnvFilter {
+    let spec = rust_log.filter(|spec| !spec.trim().is_empty());
+    let names_rustls = spec.is_some_and(|spec| spec.contains("rustls"));
+    let filter = spec
+        .and_then(|spec| tracing_subscriber::EnvFilter::try_new(spec).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"));
+    match "rustls=error".parse() {
+        Ok(quiet) if !names_rustls => filter.add_directive(quiet),
+        _ => filter,
+    }
+}
+
 async fn wait_for_signal() {
     #[cfg(unix)]
     {
@@ -248,11 +264,9 @@ fn main() -> ExitCode {
     tune_allocator();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(log_filter(std::env::var("RUST_LOG").ok().as_deref()))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let config = match &cli.config {
         Some(path) => match Config::load(path) {
