@@ -383,3 +383,88 @@ fn the_log_is_plain_text_and_quiet_about_an_ip_address_as_tls_server_name() {
     );
     assert!(!log.contains("Illegal SNI"), "{log}");
 }
+
+#[test]
+fn user_import_adds_many_accounts_at_once_and_a_bad_line_imports_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    // A hash made elsewhere (here: by another users file).
+    let elsewhere = mailstore::UsersFile::open(dir.path().join("elsewhere")).unwrap();
+    elsewhere
+        .add_user("x", "hashed elsewhere", mailstore::AccessPolicy::default())
+        .unwrap();
+    let hash = std::fs::read_to_string(dir.path().join("elsewhere"))
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("x:"))
+        .and_then(|rest| rest.split(':').next())
+        .unwrap()
+        .to_string();
+    let file = dir.path().join("accounts.txt");
+    std::fs::write(
+        &file,
+        format!("# new office\nalice:first: password\n\nbob:{hash}\n"),
+    )
+    .unwrap();
+    let imported = stdout_of(&mail_server(
+        &config,
+        &["user", "import", file.to_str().unwrap()],
+        None,
+    ));
+    assert!(imported.contains("imported 2 accounts"), "{imported}");
+    let from_stdin = stdout_of(&mail_server(
+        &config,
+        &["user", "import"],
+        Some("carol:third\r\n"),
+    ));
+    assert!(from_stdin.contains("imported 1 account "), "{from_stdin}");
+    let users = mailstore::UsersFile::open(dir.path().join("data/users")).unwrap();
+    use mailstore::{Directory, Protocol};
+    for (name, password) in [
+        ("alice", "first: password"),
+        ("bob", "hashed elsewhere"),
+        ("carol", "third"),
+    ] {
+        assert!(
+            users.authenticate(name, password, Protocol::Pop3).is_ok(),
+            "{name}"
+        );
+    }
+    let before = std::fs::read_to_string(dir.path().join("data/users")).unwrap();
+    for (input, line) in [
+        ("dave:pw\nerin\n", "line 2"),
+        ("dave:pw\nalice:again\n", "line 2"),
+    ] {
+        let refused = mail_server(&config, &["user", "import", "-"], Some(input));
+        assert!(!refused.status.success());
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains(line), "{input:?}: {stderr}");
+        assert!(stderr.contains("nothing imported"), "{stderr}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("data/users")).unwrap(),
+        before,
+        "a bad line imports nothing"
+    );
+}
+
+#[test]
+fn user_help_documents_the_users_file_and_the_import_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let help = stdout_of(&mail_server(&config, &["user", "--help"], None));
+    for needed in [
+        "name:argon2-hash:access",
+        "pop3,imap,submission",
+        "admin",
+        "<data_dir>/maildir/<name>/",
+        "name:password",
+        "name:$argon2id$",
+        "import",
+    ] {
+        assert!(help.contains(needed), "{needed:?} not in:\n{help}");
+    }
+    // The example configuration sends the reader there.
+    let example = include_str!("../mail-server.example.toml");
+    assert!(example.contains("see `mail-server user --help`"));
+}
