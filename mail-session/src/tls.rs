@@ -144,7 +144,7 @@ pub fn ensure_self_signed(
 /// exists. With both present it keeps them, unless the certificate is one this function made
 /// (it leaves a note beside it, `<certificate>.self-signed`) that expires within
 /// [`RENEW_BEFORE`] of `now` or was made for other `names`: then it makes a new certificate
-/// for the same key. With only one of the two present it refuses
+/// for the same key (and makes that key's mode 0600). With only one of the two present it refuses
 /// ([`TlsSetupError::Incomplete`]).
 pub fn ensure_self_signed_at(
     certificate: &Path,
@@ -181,6 +181,17 @@ pub fn ensure_self_signed_at(
             let (pem, note) = self_signed_pem(&key_pair, names, now)?;
             replace_file(certificate, pem.as_bytes(), CERTIFICATE_MODE)?;
             replace_file(&note_path(certificate), note.as_bytes(), CERTIFICATE_MODE)?;
+            // The key is ours too: older versions left it as the umask made it.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                fs::set_permissions(private_key, fs::Permissions::from_mode(KEY_MODE)).map_err(
+                    |source| TlsSetupError::Io {
+                        path: private_key.to_owned(),
+                        source,
+                    },
+                )?;
+            }
             Ok(SelfSigned::Renewed)
         }
     }
@@ -568,6 +579,11 @@ mod tests {
         let old = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
         fs::write(&key, old.key_pair.serialize_pem()).unwrap();
         fs::write(&cert, old.cert.pem()).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
+        }
         let now = SystemTime::now();
         assert_eq!(
             ensure_self_signed_at(&cert, &key, &names("localhost"), now).unwrap(),
@@ -582,6 +598,8 @@ mod tests {
             fs::read_to_string(&key).unwrap(),
             old.key_pair.serialize_pem()
         );
+        #[cfg(unix)]
+        assert_eq!(mode(&key), 0o600, "the old key is made the owner's only");
         server_config(&cert, &key).unwrap();
     }
 
