@@ -160,8 +160,8 @@ fn range_read(c: &mut Criterion) {
         .deliver(&account, &mut &message(size)[..])
         .unwrap()
         .uid;
-    // The one message of the account: the same file the store reads.
-    let path = fs::read_dir(store.account_dir(&account).join("cur"))
+    // The one message of the account (a delivery, so in new/): the same file the store reads.
+    let path = fs::read_dir(store.account_dir(&account).join("new"))
         .unwrap()
         .next()
         .unwrap()

@@ -88,7 +88,8 @@ pub struct TlsConfig {
     pub certificate: Option<PathBuf>,
     /// PEM private key; default `<data_dir>/tls/key.pem`.
     pub private_key: Option<PathBuf>,
-    /// Make a self-signed certificate for `hostname` at first start if the files are missing.
+    /// Make a self-signed certificate for `hostname` when neither file exists (renewed at
+    /// start near its end). Off, with neither file present: no TLS.
     pub self_signed: bool,
 }
 
@@ -298,16 +299,78 @@ impl Config {
     }
 
     /// The configuration used when no file is given: the embedded demo set-up. Every protocol
-    /// this build serves is on, on loopback high ports, with a demo account.
+    /// this build serves is on (and no other), on loopback high ports, with a demo account.
     pub fn demo() -> Config {
         let mut config = Config {
             demo_account: true,
             ..Config::default()
         };
-        config.pop3.enabled = true;
-        config.imap.enabled = true;
-        config.submission.enabled = true;
+        let served = |name: &str| crate::server::SERVED_PROTOCOLS.contains(&name);
+        config.pop3.enabled = served("POP3");
+        config.imap.enabled = served("IMAP4");
+        config.submission.enabled = served("submission");
         config
+    }
+
+    /// What is wrong with this configuration without stopping the server: protocols enabled
+    /// that this build does not serve, no protocol served at all, timeouts below the minimum
+    /// their RFC sets. Each is one sentence for the operator; the server logs them at start.
+    pub fn warnings(&self) -> Vec<String> {
+        let served = |name: &str| crate::server::SERVED_PROTOCOLS.contains(&name);
+        let mut warnings = Vec::new();
+        let enabled = [
+            ("POP3", "pop3", self.pop3.enabled),
+            ("IMAP4", "imap", self.imap.enabled),
+            ("submission", "submission", self.submission.enabled),
+        ];
+        for (name, section, on) in enabled {
+            if on && !served(name) {
+                warnings.push(format!(
+                    "[{section}] is enabled, but this build does not serve {name}: its listeners \
+                     are not opened"
+                ));
+            }
+        }
+        if !enabled.iter().any(|(name, _, on)| *on && served(name)) {
+            warnings.push(format!(
+                "no protocol is enabled: nothing will be served (set enabled = true in [pop3] \
+                 or [submission]; this build serves {})",
+                crate::server::SERVED_PROTOCOLS.join(" and ")
+            ));
+        }
+        let minimums = [
+            (
+                self.pop3.enabled,
+                "pop3.inactivity_timeout_secs",
+                self.pop3.inactivity_timeout_secs,
+                600,
+                "RFC 1939 section 3",
+            ),
+            (
+                self.submission.enabled,
+                "submission.timeout_secs",
+                self.submission.timeout_secs,
+                300,
+                "RFC 5321 section 4.5.3.2.7",
+            ),
+            (
+                self.imap.enabled,
+                "imap.autologout_secs",
+                self.imap.autologout_secs,
+                30 * 60,
+                "RFC 3501 section 5.4",
+            ),
+        ];
+        for (on, key, value, minimum, rfc) in minimums {
+            if on && value < minimum {
+                warnings.push(format!(
+                    "{key} = {value} is below the {} minutes {rfc} requires: clients may be cut \
+                     off while they still work",
+                    minimum / 60
+                ));
+            }
+        }
+        warnings
     }
 
     /// The users file's path.
@@ -351,10 +414,60 @@ mod tests {
             data_dir: PathBuf::from("/var/lib/mail-server"),
             ..Config::default()
         };
-        expected.imap.enabled = true;
         expected.submission.enabled = true;
         expected.submission.local_domains = vec!["localhost".into()];
         assert_eq!(parsed, expected);
+        assert_eq!(parsed.warnings(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_demo_enables_what_this_build_serves_and_nothing_else() {
+        let demo = Config::demo();
+        let served = crate::server::SERVED_PROTOCOLS;
+        assert_eq!(demo.pop3.enabled, served.contains(&"POP3"));
+        assert_eq!(demo.imap.enabled, served.contains(&"IMAP4"));
+        assert_eq!(demo.submission.enabled, served.contains(&"submission"));
+        assert_eq!(demo.warnings(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn timeouts_below_the_rfc_minimums_are_warned_about() {
+        let config = Config::parse(
+            "[pop3]\nenabled = true\ninactivity_timeout_secs = 599\n\
+             [submission]\nenabled = true\ntimeout_secs = 60\n",
+        )
+        .unwrap();
+        let warnings = config.warnings();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("pop3.inactivity_timeout_secs = 599"));
+        assert!(warnings[0].contains("10 minutes RFC 1939"));
+        assert!(warnings[1].contains("submission.timeout_secs = 60"));
+        assert!(warnings[1].contains("5 minutes RFC 5321"));
+        let at_minimum = Config::parse(
+            "[pop3]\nenabled = true\ninactivity_timeout_secs = 600\n\
+             [submission]\nenabled = true\ntimeout_secs = 300\n\
+             [imap]\nautologout_secs = 60\n",
+        )
+        .unwrap();
+        assert_eq!(at_minimum.warnings(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn protocols_not_served_and_none_at_all_are_warned_about() {
+        let none = Config::parse("data_dir = \"x\"").unwrap().warnings();
+        assert_eq!(none.len(), 1, "{none:?}");
+        assert!(none[0].starts_with("no protocol is enabled"), "{none:?}");
+        let imap = Config::parse("[imap]\nenabled = true\nautologout_secs = 60\n")
+            .unwrap()
+            .warnings();
+        if !crate::server::SERVED_PROTOCOLS.contains(&"IMAP4") {
+            assert!(imap[0].contains("does not serve IMAP4"), "{imap:?}");
+            assert!(imap[1].starts_with("no protocol is enabled"), "{imap:?}");
+        }
+        assert!(
+            imap.iter().any(|warning| warning.contains("RFC 3501")),
+            "{imap:?}"
+        );
     }
 
     #[test]

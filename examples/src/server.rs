@@ -1,12 +1,14 @@
-//! Start-up and shutdown of `mail-server`: data folder, users file, TLS certificate, demo
-//! account, the store, and the listeners of the protocols this build serves.
+//! Start-up and shutdown of `mail-server`: the listeners of the protocols this build serves
+//! (bound first, so that a port in use stops the start before any file is written), data
+//! folder, users file, TLS certificate, the store, demo account, and what the operator should
+//! be warned of.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use pop3_proto::tokio::{Pop3Server, Pop3ServerConfig};
 use smtp_submit::tokio::{Smarthost, StoreRouter, SubmissionServer, SubmissionServerConfig};
@@ -17,7 +19,7 @@ use mail_session::listener::{
     serve_service, ConnectionService, ListenerOptions, LoginThrottle, Shutdown,
 };
 use mail_session::login_delay::LoginDelayPolicy;
-use mail_session::tls::{self, TlsSetupError};
+use mail_session::tls::{self, SelfSigned, TlsSetupError};
 use mailstore::{
     generate_password, AccessPolicy, AddressLogins, Directory, MailStore, MaildirStore, StoreError,
     UsersFile, UsersFileError,
@@ -68,12 +70,20 @@ pub struct Prepared {
     pub users: Arc<UsersFile>,
     /// The mail.
     pub store: Arc<dyn MailStore>,
-    /// The TLS server configuration.
-    pub tls: Arc<rustls::ServerConfig>,
+    /// The same store, as the Maildir it is (for its upkeep: [`MaildirStore::clean_tmp`]).
+    pub maildir: Arc<MaildirStore>,
+    /// The TLS server configuration; `None` when no certificate is configured (`self_signed
+    /// = false` and neither file present): then no implicit-TLS listener is opened and no
+    /// STLS/STARTTLS offered.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
     /// The demo account's name and password, when the configuration asks for one.
     pub demo: Option<(String, String)>,
     /// The failed-login delay every listener shares.
     pub login_throttle: LoginThrottle,
+    /// What the operator should know and fix (each logged as a warning at start).
+    pub warnings: Vec<String>,
+    /// The listeners bound by [`prepare`], until [`start`] serves them.
+    bound: Mutex<Option<Vec<Bound>>>,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -81,15 +91,82 @@ impl std::fmt::Debug for Prepared {
         f.debug_struct("Prepared")
             .field("config", &self.config)
             .field("demo", &self.demo.as_ref().map(|(name, _)| name))
+            .field("warnings", &self.warnings)
             .finish_non_exhaustive()
     }
 }
 
+/// A listening socket bound at start, not yet served.
+#[derive(Debug)]
+struct Bound {
+    protocol: &'static str,
+    implicit_tls: bool,
+    listener: std::net::TcpListener,
+}
+
+/// Binds the listeners of every enabled protocol this build serves (the implicit-TLS ones
+/// only `with_tls`).
+fn bind_all(config: &Config, with_tls: bool) -> Result<Vec<Bound>, StartError> {
+    let mut bound = Vec::new();
+    let protocols = [
+        (
+            "POP3",
+            config.pop3.enabled,
+            &config.pop3.listen,
+            &config.pop3.listen_tls,
+        ),
+        (
+            "submission",
+            config.submission.enabled,
+            &config.submission.listen,
+            &config.submission.listen_tls,
+        ),
+    ];
+    for (protocol, enabled, plain, implicit) in protocols {
+        if !enabled || !SERVED_PROTOCOLS.contains(&protocol) {
+            continue;
+        }
+        let implicit: &[SocketAddr] = if with_tls { implicit } else { &[] };
+        for (addresses, implicit_tls) in [(plain.as_slice(), false), (implicit, true)] {
+            for &address in addresses {
+                let listener = std::net::TcpListener::bind(address)
+                    .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+                    .map_err(|source| StartError::Bind { address, source })?;
+                bound.push(Bound {
+                    protocol,
+                    implicit_tls,
+                    listener,
+                });
+            }
+        }
+    }
+    Ok(bound)
+}
+
+/// Creates a folder and its missing parents, each readable by the owner only (0700).
+fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}
+
 const DEMO_ACCOUNT: &str = "demo";
 
-/// Makes the data folder, users file, certificate and demo account ready, and opens the store.
+/// Binds the listeners, then makes the data folder (0700), users file, certificate and demo
+/// account ready, opens the store (removing what killed deliveries left in `tmp/`), and
+/// collects the warnings, which it logs. A port in use fails the start before any file is
+/// written.
 pub fn prepare(config: &Config) -> Result<Prepared, StartError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+    let (certificate, private_key) = (config.certificate_path(), config.private_key_path());
+    let exists = |path: &Path| path.try_exists().unwrap_or(true);
+    let with_tls = config.tls.self_signed || exists(&certificate) || exists(&private_key);
+    let bound = bind_all(config, with_tls)?;
+    create_private_dir(&config.data_dir).map_err(|source| StartError::DataDir {
         path: config.data_dir.clone(),
         source,
     })?;
@@ -97,19 +174,37 @@ pub fn prepare(config: &Config) -> Result<Prepared, StartError> {
         UsersFile::open(config.users_path())?
             .with_login_cache(Duration::from_secs(config.login_cache_secs)),
     );
-    let (certificate, private_key) = (config.certificate_path(), config.private_key_path());
-    // The configured name, and the loopback names clients of a local server connect to.
-    let mut names = vec![config.hostname.clone()];
-    for local in ["localhost", "127.0.0.1", "::1"] {
-        if !names.iter().any(|name| name == local) {
-            names.push(local.to_string());
+    let now = SystemTime::now();
+    let tls = if with_tls {
+        if config.tls.self_signed {
+            // The configured name, and the loopback names clients of a local server use.
+            let mut names = vec![config.hostname.clone()];
+            for local in ["localhost", "127.0.0.1", "::1"] {
+                if !names.iter().any(|name| name == local) {
+                    names.push(local.to_string());
+                }
+            }
+            match tls::ensure_self_signed_at(&certificate, &private_key, &names, now)? {
+                SelfSigned::Made => {
+                    tracing::info!(certificate = %certificate.display(), "made a self-signed certificate")
+                }
+                SelfSigned::Renewed => {
+                    tracing::info!(certificate = %certificate.display(), "renewed the self-signed certificate")
+                }
+                _ => {}
+            }
         }
+        Some(tls::server_config(&certificate, &private_key)?)
+    } else {
+        None
+    };
+    let maildir = Arc::new(MaildirStore::open(config.maildir_root())?);
+    match maildir.clean_tmp(now) {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "removed stale files from the Maildirs' tmp/"),
+        Err(error) => tracing::warn!(%error, "could not clean the Maildirs' tmp/"),
     }
-    if config.tls.self_signed && tls::ensure_self_signed(&certificate, &private_key, &names)? {
-        tracing::info!(certificate = %certificate.display(), "made a self-signed certificate");
-    }
-    let tls = tls::server_config(&certificate, &private_key)?;
-    let store: Arc<dyn MailStore> = Arc::new(MaildirStore::open(config.maildir_root())?);
+    let store: Arc<dyn MailStore> = maildir.clone();
     let demo = if config.demo_account {
         Some(demo_account(config, &users, &*store)?)
     } else {
@@ -120,13 +215,40 @@ pub fn prepare(config: &Config) -> Result<Prepared, StartError> {
         maximum: Duration::from_secs(config.limits.failed_login_max_delay_secs),
         ..LoginDelayPolicy::default()
     });
+    let mut warnings = config.warnings();
+    if users.list()?.is_empty() {
+        warnings.push(format!(
+            "the users file {} has no accounts: nobody can log in (add them with \
+             `mail-server user add NAME` or `mail-server user import FILE`)",
+            config.users_path().display()
+        ));
+    }
+    if tls.is_none() {
+        let consequence = if config.allow_plaintext_auth {
+            "passwords cross the network in the clear"
+        } else {
+            "with allow_plaintext_auth = false nobody can log in"
+        };
+        warnings.push(format!(
+            "no TLS: neither {} nor {} exists and [tls] self_signed = false, so no implicit-TLS \
+             listener is opened and no STLS/STARTTLS offered; {consequence}",
+            certificate.display(),
+            private_key.display()
+        ));
+    }
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
     Ok(Prepared {
         config: config.clone(),
         users,
         store,
+        maildir,
         tls,
         demo,
         login_throttle,
+        warnings,
+        bound: Mutex::new(Some(bound)),
     })
 }
 
@@ -204,15 +326,22 @@ impl Running {
     }
 }
 
-async fn bind(address: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(address)
-        .await
-        .map_err(|source| StartError::Bind { address, source })
-}
+/// How often the Maildirs' `tmp/` are cleaned while the server runs.
+const TMP_CLEAN_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// Binds every enabled protocol's listeners and starts serving them.
+/// Serves every listener [`prepare`] bound (binding them again if `start` runs a second
+/// time), and cleans the Maildirs' `tmp/` once a day until shutdown.
 pub async fn start(prepared: &Prepared, shutdown: &Shutdown) -> Result<Running, StartError> {
     let config = &prepared.config;
+    let bound = prepared
+        .bound
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .take();
+    let bound = match bound {
+        Some(bound) => bound,
+        None => bind_all(config, prepared.tls.is_some())?,
+    };
     let mut running = Running {
         listening: Vec::new(),
         tasks: JoinSet::new(),
@@ -223,16 +352,14 @@ pub async fn start(prepared: &Prepared, shutdown: &Shutdown) -> Result<Running, 
         tcp_keepalive: Some(Duration::from_secs(config.limits.tcp_keepalive_secs)),
     };
     // Mail programs log in with the full address: `alice@<a local domain>` is `alice`.
-    let local_domains = if config.submission.local_domains.is_empty() {
-        vec![config.hostname.clone()]
-    } else {
-        config.submission.local_domains.clone()
-    };
     let directory: Arc<dyn Directory> = Arc::new(AddressLogins::new(
         prepared.users.clone(),
-        local_domains.clone(),
+        local_domains(config),
     ));
-    if config.pop3.enabled {
+    let (pop3, submission): (Vec<Bound>, Vec<Bound>) = bound
+        .into_iter()
+        .partition(|bound| bound.protocol == "POP3");
+    if !pop3.is_empty() {
         let mut session = pop3_proto::server::Options {
             allow_plaintext_auth: config.allow_plaintext_auth,
             inactivity_timeout: Duration::from_secs(config.pop3.inactivity_timeout_secs),
@@ -251,34 +378,33 @@ pub async fn start(prepared: &Prepared, shutdown: &Shutdown) -> Result<Running, 
                 ..Pop3ServerConfig::default()
             })
             .build();
-        let addresses = (&config.pop3.listen, &config.pop3.listen_tls);
-        listen(&mut running, "POP3", server, addresses, shutdown).await?;
+        listen(&mut running, server, pop3, shutdown)?;
     }
-    if config.submission.enabled {
-        let submission = &config.submission;
-        let smarthost = match &submission.smarthost {
+    if !submission.is_empty() {
+        let settings = &config.submission;
+        let smarthost = match &settings.smarthost {
             Some(smarthost) => Some(smarthost_client(config, smarthost).await?),
             None => None,
         };
         let router = StoreRouter::new(
             prepared.store.clone(),
             prepared.users.clone(),
-            local_domains,
+            local_domains(config),
             smarthost,
-            submission.require_own_sender,
+            settings.require_own_sender,
             config.hostname.clone(),
         );
         let mut session = smtp_submit::server::Options {
             allow_plaintext_auth: config.allow_plaintext_auth,
             hostname: config.hostname.clone(),
-            idle_timeout: Duration::from_secs(submission.timeout_secs),
-            max_recipients: submission.max_recipients,
+            idle_timeout: Duration::from_secs(settings.timeout_secs),
+            max_recipients: settings.max_recipients,
             ..smtp_submit::server::Options::default()
         };
-        session.limits.max_message_size = submission.max_message_size;
-        session.limits.max_line_length = submission.max_line_length;
+        session.limits.max_message_size = settings.max_message_size;
+        session.limits.max_line_length = settings.max_line_length;
         let spool_directory = config.data_dir.join("spool");
-        std::fs::create_dir_all(&spool_directory).map_err(|source| StartError::DataDir {
+        create_private_dir(&spool_directory).map_err(|source| StartError::DataDir {
             path: spool_directory.clone(),
             source,
         })?;
@@ -293,39 +419,72 @@ pub async fn start(prepared: &Prepared, shutdown: &Shutdown) -> Result<Running, 
                 ..SubmissionServerConfig::default()
             })
             .build();
-        let addresses = (&submission.listen, &submission.listen_tls);
-        listen(&mut running, "submission", server, addresses, shutdown).await?;
+        listen(&mut running, server, submission, shutdown)?;
     }
+    let maildir = prepared.maildir.clone();
+    let mut stop = shutdown.subscribe();
+    running.tasks.spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(TMP_CLEAN_INTERVAL) => {}
+                _ = stop.changed() => return,
+            }
+            let maildir = maildir.clone();
+            let cleaned =
+                tokio::task::spawn_blocking(move || maildir.clean_tmp(SystemTime::now())).await;
+            match cleaned {
+                Ok(Ok(0)) => {}
+                Ok(Ok(removed)) => {
+                    tracing::info!(removed, "removed stale files from the Maildirs' tmp/")
+                }
+                Ok(Err(error)) => tracing::warn!(%error, "could not clean the Maildirs' tmp/"),
+                Err(error) => tracing::warn!(%error, "the tmp/ clean-up stopped"),
+            }
+        }
+    });
     Ok(running)
 }
 
-/// Binds a protocol's plain and implicit-TLS listeners and serves each with `server`.
-async fn listen<S: ConnectionService>(
+/// The domains delivered here.
+fn local_domains(config: &Config) -> Vec<String> {
+    if config.submission.local_domains.is_empty() {
+        vec![config.hostname.clone()]
+    } else {
+        config.submission.local_domains.clone()
+    }
+}
+
+/// Serves a protocol's bound listeners with `server`.
+fn listen<S: ConnectionService>(
     running: &mut Running,
-    protocol: &'static str,
     server: Arc<S>,
-    (plain, implicit): (&Vec<SocketAddr>, &Vec<SocketAddr>),
+    bound: Vec<Bound>,
     shutdown: &Shutdown,
 ) -> Result<(), StartError> {
-    for (addresses, implicit_tls) in [(plain, false), (implicit, true)] {
-        for &address in addresses {
-            let listener = bind(address).await?;
-            let address = listener
-                .local_addr()
-                .map_err(|source| StartError::Bind { address, source })?;
-            running.listening.push(Listening {
-                protocol,
-                address,
-                implicit_tls,
-            });
-            running.tasks.spawn(serve_service(
-                server.clone(),
-                listener,
-                implicit_tls,
-                shutdown.subscribe(),
-            ));
-            tracing::info!(%address, implicit_tls, "{protocol} listening");
-        }
+    for Bound {
+        protocol,
+        implicit_tls,
+        listener,
+    } in bound
+    {
+        let address = listener.local_addr().map_err(|source| StartError::Bind {
+            address: SocketAddr::from(([0, 0, 0, 0], 0)),
+            source,
+        })?;
+        let listener = TcpListener::from_std(listener)
+            .map_err(|source| StartError::Bind { address, source })?;
+        running.listening.push(Listening {
+            protocol,
+            address,
+            implicit_tls,
+        });
+        running.tasks.spawn(serve_service(
+            server.clone(),
+            listener,
+            implicit_tls,
+            shutdown.subscribe(),
+        ));
+        tracing::info!(%address, implicit_tls, "{protocol} listening");
     }
     Ok(())
 }
@@ -378,7 +537,8 @@ async fn smarthost_client(
     })
 }
 
-/// What mail clients need to know (what autoconfiguration would tell them).
+/// What mail clients need to know (what autoconfiguration would tell them), where the data
+/// lives, and in demo mode a `curl` command per protocol that logs in as the demo account.
 pub fn settings_summary(prepared: &Prepared, running: &Running) -> String {
     let config = &prepared.config;
     let mut text = String::new();
@@ -399,21 +559,132 @@ pub fn settings_summary(prepared: &Prepared, running: &Running) -> String {
         for listening in running.listening.iter().filter(|l| l.protocol == name) {
             let security = if listening.implicit_tls {
                 "SSL/TLS"
-            } else {
+            } else if prepared.tls.is_some() {
                 upgrade
+            } else {
+                "no TLS"
             };
             let _ = writeln!(text, "{name}: {} ({security})", listening.address);
         }
     }
-    let _ = writeln!(text, "certificate: {}", config.certificate_path().display());
+    let _ = writeln!(text, "data folder: {}", config.data_dir.display());
+    let _ = writeln!(
+        text,
+        "maildir: {} (each account's mail in {}/<account>/)",
+        config.maildir_root().display(),
+        config.maildir_root().display()
+    );
+    let _ = writeln!(text, "users file: {}", config.users_path().display());
+    if prepared.tls.is_some() {
+        let _ = writeln!(text, "certificate: {}", config.certificate_path().display());
+    } else {
+        let _ = writeln!(text, "certificate: none (no TLS)");
+    }
     if config.allow_plaintext_auth {
         let _ = writeln!(
             text,
             "WARNING: passwords are accepted without TLS (allow_plaintext_auth)"
         );
     }
+    for warning in &prepared.warnings {
+        let _ = writeln!(text, "WARNING: {warning}");
+    }
     if let Some((name, password)) = &prepared.demo {
         let _ = writeln!(text, "demo account: user {name}, password {password}");
+        for (protocol, command) in demo_commands(prepared, running, name, password) {
+            let _ = writeln!(text, "try {protocol}: {command}");
+        }
     }
     text
+}
+
+/// A word for the shell, in single quotes.
+fn shell_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', "'\\''"))
+}
+
+/// The host a client on this machine reaches `address` by, as the certificate names it.
+fn url_host(config: &Config, address: SocketAddr) -> String {
+    match address.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".into(),
+        ip if ip.is_unspecified() => "[::1]".into(),
+        ip if ip.is_loopback() && ip.is_ipv4() => ip.to_string(),
+        ip if ip.is_loopback() => format!("[{ip}]"),
+        _ => config.hostname.clone(),
+    }
+}
+
+/// For each protocol served, a `curl` command that logs in as the demo account: over
+/// implicit TLS where there is such a listener, else with STLS/STARTTLS (`--ssl-reqd`),
+/// trusting the server's certificate with `--cacert`; without TLS only when passwords may
+/// cross in the clear. POP3 lists the INBOX; submission sends the account a message.
+fn demo_commands(
+    prepared: &Prepared,
+    running: &Running,
+    name: &str,
+    password: &str,
+) -> Vec<(&'static str, String)> {
+    let config = &prepared.config;
+    let tls = prepared.tls.is_some();
+    if !tls && !config.allow_plaintext_auth {
+        return Vec::new();
+    }
+    let cacert = if tls {
+        format!(
+            "--cacert {} ",
+            shell_quote(&config.certificate_path().display().to_string())
+        )
+    } else {
+        String::new()
+    };
+    let user = shell_quote(&format!("{name}:{password}"));
+    let pick = |protocol: &str| {
+        let of = |implicit| {
+            running
+                .listening
+                .iter()
+                .find(|l| l.protocol == protocol && l.implicit_tls == implicit)
+        };
+        of(true).or_else(|| of(false))
+    };
+    let mut commands = Vec::new();
+    if let Some(listening) = pick("POP3") {
+        let host = url_host(config, listening.address);
+        let port = listening.address.port();
+        let url = match (listening.implicit_tls, tls) {
+            (true, _) => format!("pop3s://{host}:{port}/"),
+            (false, true) => format!("--ssl-reqd pop3://{host}:{port}/"),
+            (false, false) => format!("pop3://{host}:{port}/"),
+        };
+        commands.push(("POP3", format!("curl {cacert}--user {user} {url}")));
+    }
+    if let Some(listening) = pick("submission") {
+        let host = url_host(config, listening.address);
+        let port = listening.address.port();
+        let url = match (listening.implicit_tls, tls) {
+            (true, _) => format!("smtps://{host}:{port}"),
+            (false, true) => format!("--ssl-reqd smtp://{host}:{port}"),
+            (false, false) => format!("smtp://{host}:{port}"),
+        };
+        let domain = local_domains(config)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| config.hostname.clone());
+        let address = format!("{name}@{domain}");
+        let message = format!(
+            "From: {address}\\r\\nTo: {address}\\r\\nSubject: mail-server works\\r\\n\\r\\n\
+             Sent with curl.\\r\\n"
+        );
+        commands.push((
+            "submission",
+            format!(
+                "printf {} | curl {cacert}--user {user} --mail-from {} --mail-rcpt {} \
+                 --upload-file - {url}",
+                shell_quote(&message),
+                shell_quote(&address),
+                shell_quote(&address),
+            ),
+        ));
+    }
+    commands
 }

@@ -107,12 +107,11 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Compares two byte strings in time that depends only on their lengths.
+/// Compares two byte strings in time that depends only on their lengths (the `subtle`
+/// crate's comparison, which keeps the optimiser from cutting it short).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
 
 /// What a client proves itself with.
@@ -395,6 +394,23 @@ impl ClientExchange {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn constant_time_eq_tells_equal_from_different_at_every_position_and_length() {
+        assert!(constant_time_eq(b"", b""));
+        assert!(constant_time_eq(b"secret", b"secret"));
+        for position in 0..6 {
+            let mut other = *b"secret";
+            other[position] ^= 0x20;
+            assert!(
+                !constant_time_eq(b"secret", &other),
+                "differs at {position}"
+            );
+        }
+        assert!(!constant_time_eq(b"secret", b"secre"));
+        assert!(!constant_time_eq(b"secret", b"secrets"));
+        assert!(Secret::new("pw").matches("pw") && !Secret::new("pw").matches("pW"));
+    }
 
     fn b64(bytes: &[u8]) -> Vec<u8> {
         STANDARD.encode(bytes).into_bytes()

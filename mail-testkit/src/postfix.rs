@@ -184,7 +184,7 @@ impl Builder {
         let maps_path = root.join("conf/vmailbox");
         fs::write(&maps_path, maps).map_err(io_error(&maps_path))?;
         let master_path = root.join("conf/master.cf");
-        fs::write(&master_path, master_cf(port)?).map_err(io_error(&master_path))?;
+        fs::write(&master_path, master_cf(port)).map_err(io_error(&master_path))?;
         let mut postfix = Postfix {
             command: self.command,
             root,
@@ -229,30 +229,48 @@ fn postfix_ids() -> Result<(u32, u32), String> {
         .ok_or_else(|| "no postfix user in /etc/passwd".to_string())
 }
 
-/// The system's (Debian's) master.cf with smtpd on `127.0.0.1:<port>` and no chroot (the
-/// queue folder is not a prepared chroot).
-fn master_cf(port: u16) -> Result<String, String> {
-    let master = fs::read_to_string("/etc/postfix/master.cf")
-        .or_else(|_| fs::read_to_string("/etc/postfix/master.cf.proto"))
-        .map_err(|e| format!("/etc/postfix/master.cf: {e}"))?;
-    Ok(master
-        .lines()
-        .map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            // Comments and continuation lines (indented) stay as they are.
-            if line.starts_with(['#', ' ', '\t']) || fields.len() < 8 {
-                return format!("{line}\n");
-            }
-            let mut fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
-            if fields[0] == "smtp" && fields[1] == "inet" {
-                fields[0] = format!("127.0.0.1:{port}");
-            }
-            if fields[4] == "y" {
-                fields[4] = "n".into();
-            }
-            format!("{}\n", fields.join(" "))
-        })
-        .collect())
+/// The whole master.cf of the instance: smtpd on `127.0.0.1:<port>` and the services a
+/// queue and virtual Maildir delivery need, none chrooted (the queue folder is not a prepared
+/// chroot). Written whole, never derived from the machine's /etc/postfix/master.cf, which on a
+/// configured mail host has other listeners, or no `smtp inet` line at all. (The service lines
+/// are those of the master.cf Postfix ships, less the optional `pipe` transports.)
+fn master_cf(port: u16) -> String {
+    // service type private unpriv chroot wakeup maxproc command
+    const SERVICES: &[&str] = &[
+        "pickup    unix  n       -       n       60      1       pickup",
+        "cleanup   unix  n       -       n       -       0       cleanup",
+        "qmgr      unix  n       -       n       300     1       qmgr",
+        "tlsmgr    unix  -       -       n       1000?   1       tlsmgr",
+        "rewrite   unix  -       -       n       -       -       trivial-rewrite",
+        "bounce    unix  -       -       n       -       0       bounce",
+        "defer     unix  -       -       n       -       0       bounce",
+        "trace     unix  -       -       n       -       0       bounce",
+        "verify    unix  -       -       n       -       1       verify",
+        "flush     unix  n       -       n       1000?   0       flush",
+        "proxymap  unix  -       -       n       -       -       proxymap",
+        "proxywrite unix -       -       n       -       1       proxymap",
+        "smtp      unix  -       -       n       -       -       smtp",
+        "relay     unix  -       -       n       -       -       smtp",
+        "showq     unix  n       -       n       -       -       showq",
+        "error     unix  -       -       n       -       -       error",
+        "retry     unix  -       -       n       -       -       error",
+        "discard   unix  -       -       n       -       -       discard",
+        "local     unix  -       n       n       -       -       local",
+        "virtual   unix  -       n       n       -       -       virtual",
+        "lmtp      unix  -       -       n       -       -       lmtp",
+        "anvil     unix  -       -       n       -       1       anvil",
+        "scache    unix  -       -       n       -       1       scache",
+        "postlog   unix-dgram n  -       n       -       1       postlogd",
+    ];
+    let mut text = format!(
+        "# Written by mail-testkit for this instance alone.\n\
+         127.0.0.1:{port} inet n - n - - smtpd\n"
+    );
+    for service in SERVICES {
+        text.push_str(service);
+        text.push('\n');
+    }
+    text
 }
 
 /// A running Postfix.
@@ -389,4 +407,39 @@ fn read_maildir(maildir: &Path) -> Vec<Vec<u8>> {
         .iter()
         .filter_map(|path| fs::read(path).ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn master_cf_is_written_whole_with_smtpd_on_the_port_and_no_chroot() {
+        let text = master_cf(10025);
+        let services: Vec<Vec<&str>> = text
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .map(|line| line.split_whitespace().collect())
+            .collect();
+        let smtpd: Vec<&Vec<&str>> = services
+            .iter()
+            .filter(|fields| fields[1] == "inet")
+            .collect();
+        assert_eq!(smtpd.len(), 1, "one listener, ours: {text}");
+        assert_eq!(smtpd[0][0], "127.0.0.1:10025");
+        assert_eq!(smtpd[0][7], "smtpd");
+        for fields in &services {
+            assert_eq!(fields.len(), 8, "{fields:?}");
+            assert_eq!(fields[4], "n", "not chrooted: {fields:?}");
+        }
+        // What a queue with virtual Maildir delivery needs.
+        for needed in [
+            "pickup", "cleanup", "qmgr", "rewrite", "bounce", "defer", "virtual",
+        ] {
+            assert!(
+                services.iter().any(|fields| fields[0] == needed),
+                "{needed} in {text}"
+            );
+        }
+    }
 }

@@ -13,6 +13,10 @@
 //! - `access` lists the protocols the account may use (`pop3`, `imap`, `submission`) and
 //!   `admin` for an administrator. A protocol not listed is off.
 //!
+//! Many accounts are added at once, with one rewrite of the file, by [`UsersFile::import`],
+//! from lines of the [import format](UsersFile::import): `name:password` or
+//! `name:$argon2id$...`.
+//!
 //! Rules that hold whatever the file says: `anonymous` and `guest` never log in; an
 //! administrator is refused by POP3 and IMAP4 (administrators do not read mail through the
 //! mail protocols). The password is always checked first, against a dummy hash for unknown
@@ -306,6 +310,14 @@ pub enum UsersFileError {
     /// Hashing failed.
     #[error("password hashing failed: {0}")]
     Hash(String),
+    /// A line of an import is unusable; nothing was imported.
+    #[error("line {line}: {reason} (nothing imported)")]
+    Import {
+        /// The line number in the import, from 1.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -490,6 +502,109 @@ impl UsersFile {
             }
             users.insert(account.clone(), UserRecord { hash, policy });
             Ok(account.clone())
+        })
+    }
+
+    /// Adds every account of `text`, in the import format, with `policy`, in one rewrite of
+    /// the file; returns the names added, in the order of the lines. Each line is
+    ///
+    /// ```text
+    /// name:password                        a password, hashed here (argon2id)
+    /// name:$argon2id$v=19$m=...$salt$hash  a hash, kept as it is (argon2id, argon2i, argon2d)
+    /// # comment                            (and empty lines) ignored
+    /// ```
+    ///
+    /// The name ends at the first `:`; everything after it, to the end of the line (a final
+    /// CR aside), is the password, colons and spaces included, unless it begins with
+    /// `$argon2`, in which case it must be an argon2 PHC string. A line with an invalid or
+    /// reserved name, an empty password, a malformed hash, a name given twice or an account
+    /// that exists already fails the whole import ([`UsersFileError::Import`], with the line
+    /// number): nothing is added.
+    pub fn import(
+        &self,
+        text: &str,
+        policy: AccessPolicy,
+    ) -> Result<Vec<AccountName>, UsersFileError> {
+        enum Secret<'a> {
+            Password(&'a str),
+            Hash(&'a str),
+        }
+        let mut lines: Vec<(usize, AccountName, Secret<'_>)> = Vec::new();
+        for (index, line) in text.split('\n').enumerate() {
+            let number = index + 1;
+            let bad = |reason: String| UsersFileError::Import {
+                line: number,
+                reason,
+            };
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            let Some((name, secret)) = line.split_once(':') else {
+                return Err(bad(
+                    "expected name:password or name:$argon2id$... hash".into()
+                ));
+            };
+            let name = name.trim();
+            if is_reserved(name) {
+                return Err(bad(format!(
+                    "the name {name:?} is reserved and can never log in"
+                )));
+            }
+            let account = AccountName::try_from(name)
+                .map_err(|error| bad(format!("invalid account name {name:?}: {error}")))?;
+            if let Some((earlier, _, _)) = lines.iter().find(|(_, known, _)| *known == account) {
+                return Err(bad(format!("{account} is on line {earlier} already")));
+            }
+            let secret = if secret.starts_with("$argon2") {
+                let valid = PasswordHash::new(secret).is_ok_and(|hash| {
+                    ["argon2id", "argon2i", "argon2d"].contains(&hash.algorithm.as_str())
+                        && hash.salt.is_some()
+                        && hash.hash.is_some()
+                });
+                if !valid {
+                    return Err(bad(format!("{account}: not a valid argon2 hash")));
+                }
+                Secret::Hash(secret)
+            } else if secret.is_empty() {
+                return Err(bad(format!("{account}: empty password")));
+            } else {
+                Secret::Password(secret)
+            };
+            lines.push((number, account, secret));
+        }
+        let exists = |users: &BTreeMap<AccountName, UserRecord>| {
+            lines
+                .iter()
+                .find(|(_, account, _)| users.contains_key(account))
+                .map(|(line, account, _)| UsersFileError::Import {
+                    line: *line,
+                    reason: format!("account {account} exists already"),
+                })
+        };
+        // Refused before the slow part (hashing), and again under the lock.
+        self.reload_if_changed()?;
+        if let Some(error) = exists(&self.loaded.lock().unwrap_or_else(|p| p.into_inner()).users) {
+            return Err(error);
+        }
+        let mut records = Vec::with_capacity(lines.len());
+        for (_, account, secret) in &lines {
+            let hash = match secret {
+                Secret::Password(password) => hash_password(password)?,
+                Secret::Hash(hash) => hash.to_string(),
+            };
+            records.push((account.clone(), UserRecord { hash, policy }));
+        }
+        self.modify(|users| {
+            if let Some(error) = exists(users) {
+                return Err(error);
+            }
+            let mut added = Vec::with_capacity(records.len());
+            for (account, record) in records {
+                added.push(account.clone());
+                users.insert(account, record);
+            }
+            Ok(added)
         })
     }
 
@@ -762,6 +877,72 @@ mod tests {
         assert_eq!(reader.list().unwrap().len(), 0);
         let text = fs::read_to_string(dir.path().join("users")).unwrap();
         assert!(!text.contains("two"), "passwords are stored hashed");
+    }
+
+    #[test]
+    fn an_import_adds_passwords_and_hashes_in_one_rewrite() {
+        let (dir, users) = users();
+        users
+            .add_user("zed", "old", AccessPolicy::default())
+            .unwrap();
+        let hash = hash_password("hashed elsewhere").unwrap();
+        let text = format!(
+            "# accounts for the new office\r\n\nalice:correct horse:with colons\r\n\
+             bob:{hash}\n  carol : spaces kept \n"
+        );
+        let imported = users.import(&text, AccessPolicy::default()).unwrap();
+        let names: Vec<&str> = imported.iter().map(AccountName::as_str).collect();
+        assert_eq!(names, ["alice", "bob", "carol"]);
+        assert!(users
+            .authenticate("alice", "correct horse:with colons", Protocol::Pop3)
+            .is_ok());
+        assert!(users
+            .authenticate("bob", "hashed elsewhere", Protocol::Imap)
+            .is_ok());
+        assert!(users
+            .authenticate("carol", " spaces kept ", Protocol::Imap)
+            .is_ok());
+        assert!(users.authenticate("zed", "old", Protocol::Imap).is_ok());
+        let file = fs::read_to_string(dir.path().join("users")).unwrap();
+        assert!(file.contains(&format!("bob:{hash}:")), "{file}");
+        assert!(
+            !file.contains("correct horse"),
+            "passwords are stored hashed"
+        );
+    }
+
+    #[test]
+    fn a_bad_line_imports_nothing_and_is_named() {
+        let (dir, users) = users();
+        users
+            .add_user("zed", "old", AccessPolicy::default())
+            .unwrap();
+        let before = fs::read_to_string(dir.path().join("users")).unwrap();
+        for (text, line, words) in [
+            ("alice:pw\nbob\n", 2, "expected name:password"),
+            ("alice:pw\n\n../evil:pw\n", 3, "invalid account name"),
+            ("# c\nguest:pw\n", 2, "reserved"),
+            ("alice:pw\nbob:\n", 2, "empty password"),
+            ("alice:$argon2id$nonsense\n", 1, "not a valid argon2 hash"),
+            ("alice:pw\nAlice:pw2\n", 2, "on line 1 already"),
+            ("alice:pw\nzed:new\n", 2, "exists already"),
+        ] {
+            match users.import(text, AccessPolicy::default()) {
+                Err(error @ UsersFileError::Import { line: got, .. }) => {
+                    assert_eq!(got, line, "{text:?}: {error}");
+                    let message = error.to_string();
+                    assert!(message.contains(words), "{text:?}: {message}");
+                    assert!(message.starts_with(&format!("line {line}: ")), "{message}");
+                }
+                other => panic!("{text:?}: expected an import error, got {other:?}"),
+            }
+            assert_eq!(
+                fs::read_to_string(dir.path().join("users")).unwrap(),
+                before,
+                "{text:?} changed the users file"
+            );
+        }
+        assert_eq!(users.list().unwrap().len(), 1);
     }
 
     #[test]

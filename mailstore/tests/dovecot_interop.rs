@@ -11,6 +11,8 @@
 //!    store appends and changes flags in Dovecot's files and a restarted Dovecot must agree.
 //! 3. [`subscriptions_interoperate_with_dovecot`]: LSUB through Dovecot and our store's
 //!    subscriptions must agree, whichever of the two wrote the `subscriptions` file.
+//! 4. [`dovecot_sees_a_delivery_as_new_mail`]: a delivery of our store is in `new/` and
+//!    `\Recent` to Dovecot, and keeps its UID when Dovecot moves it to `cur/`.
 //!
 //! Dovecot runs as a child (`dovecot -F -c <tempdir>/dovecot.conf`, `mail_testkit::dovecot`)
 //! listening on a free loopback port, with every path (base_dir, state_dir, logs, home) inside
@@ -172,6 +174,8 @@ struct ServerView {
     appended: Vec<(String, u32, u32)>,
     /// What LSUB showed, by decoded name.
     subscribed: BTreeSet<String>,
+    /// How many messages EXAMINE reported `\Recent`, by mailbox.
+    recent: BTreeMap<String, u32>,
 }
 
 fn hex_decode(text: &str) -> Vec<u8> {
@@ -243,6 +247,9 @@ impl ServerView {
                 ["APPENDED", name, validity, uid] => {
                     view.appended
                         .push((name.to_string(), number(validity), number(uid)));
+                }
+                ["RECENT", name, count] => {
+                    view.recent.insert(name.to_string(), number(count));
                 }
                 ["SUBSCRIBED", name] => {
                     view.subscribed.insert(name.to_string());
@@ -1107,5 +1114,78 @@ fn subscriptions_interoperate_with_dovecot() {
     assert_no_differences(
         "subscriptions differ between our store and Dovecot",
         problems,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. New mail
+
+/// A delivery (an append without flags) is new mail to Dovecot: in `new/`, `\Recent`, with
+/// our UID; and once Dovecot has moved it to `cur/` (its first read-write SELECT), our store
+/// still sees it under the same UID.
+#[test]
+fn dovecot_sees_a_delivery_as_new_mail() {
+    let Some(tools) = tools() else {
+        return;
+    };
+    let temp = dovecot::traversable_tempdir();
+    let mail_root = temp.path().join("mail");
+    let account = AccountName::try_from(USER).expect("account name");
+    let store = MaildirStore::open(&mail_root).expect("open store");
+    let mut writer = Writer {
+        store: &store,
+        account: &account,
+        model: BTreeMap::new(),
+    };
+    let read = writer.append("INBOX", &["\\Seen"], 0, message(1, b"read already"));
+    let delivered = store
+        .deliver(&account, &mut &message(2, b"new mail")[..])
+        .expect("deliver")
+        .uid
+        .get();
+    assert!(read < delivered);
+    let inbox = mail_root.join(USER);
+    let in_new: Vec<String> = fs::read_dir(inbox.join("new"))
+        .expect("new/")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(in_new.len(), 1, "the delivery is in new/: {in_new:?}");
+    let ours = store_view(&store, &account);
+    drop(store);
+
+    let mut dovecot = Dovecot::start(&tools.dovecot, &temp.path().join("dovecot"), &mail_root);
+    let examined = dovecot.client(&tools, "dump", None);
+    // A read-write SELECT: Dovecot moves what it found in new/ to cur/.
+    let selected = dovecot.client(&tools, "select", None);
+    dovecot.stop();
+    eprintln!("Dovecot log:\n{}", dovecot.log());
+    dovecot.assert_no_complaints();
+    assert_eq!(
+        examined.recent.get("INBOX"),
+        Some(&1),
+        "Dovecot counts the delivery, and only it, as \\Recent"
+    );
+    assert_no_differences(
+        "Dovecot does not see the delivery as our store does",
+        view_differences(("store", &ours), ("dovecot", &examined.mailboxes)),
+    );
+    assert_no_differences(
+        "after SELECT",
+        view_differences(("store", &ours), ("dovecot", &selected.mailboxes)),
+    );
+    let now_in_new = fs::read_dir(inbox.join("new")).expect("new/").count();
+    let reopened = MaildirStore::open(&mail_root).expect("reopen store");
+    assert_no_differences(
+        &format!("our store after Dovecot's SELECT ({now_in_new} files left in new/)"),
+        view_differences(
+            ("before", &ours),
+            ("after", &store_view(&reopened, &account)),
+        ),
     );
 }

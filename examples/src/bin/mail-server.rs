@@ -7,9 +7,10 @@
 //! mail-server [--config FILE] user set NAME [--pop3 on|off] [--imap on|off] [--submission on|off] [--admin on|off]
 //! mail-server [--config FILE] user list
 //! mail-server [--config FILE] user remove NAME
+//! mail-server [--config FILE] user import [FILE]    (name:password lines; stdin without FILE)
 //! ```
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -39,9 +40,38 @@ enum Command {
     /// Run the server (the default).
     Run,
     /// Manage accounts in the users file.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = USERS_FILE_HELP)]
     User(UserCommand),
 }
+
+/// The users file's format, for `user --help`.
+const USERS_FILE_HELP: &str = "\
+The users file (default <data_dir>/users; `users_file` in the configuration) holds one
+account a line, written by these commands:
+
+    name:argon2-hash:access
+    alice:$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>:pop3,imap,submission
+    root:$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>:submission,admin
+
+- name: 1 to 64 letters, digits and . _ - + @, not starting with a dot, lower-cased;
+  `anonymous` and `guest` never log in.
+- argon2-hash: an argon2 PHC string; passwords are never stored.
+- access: the protocols the account may use (pop3, imap, submission), and admin for an
+  administrator (never reaches a mailbox over POP3 or IMAP4). A protocol not listed is off.
+- Lines starting with # are comments. The running server re-reads the file when it changes.
+
+Each account's mail is the Maildir <data_dir>/maildir/<name>/ (its INBOX; other folders
+inside it, Maildir++ style, as Dovecot keeps them).
+
+`user import` reads one account a line (from FILE, or standard input):
+
+    name:password                         a password, hashed on import
+    name:$argon2id$v=19$m=...$salt$hash   a hash made elsewhere, kept as it is
+
+The name ends at the first colon; the rest of the line is the password, colons and spaces
+included. Empty lines and # comments are skipped. Every protocol is on for imported
+accounts. The users file is rewritten once; any bad line (named by its number), or an
+account that exists already, imports nothing.";
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Switch {
@@ -100,6 +130,12 @@ enum UserCommand {
     Remove {
         /// The account name.
         name: String,
+    },
+    /// Add many accounts at once: `name:password` or `name:$argon2id$...` lines (see `user
+    /// --help`), in one rewrite of the users file; a bad line imports nothing.
+    Import {
+        /// The file to read; standard input without it (or with `-`).
+        file: Option<PathBuf>,
     },
 }
 
@@ -200,8 +236,50 @@ fn user_command(config: &Config, command: UserCommand) -> Result<(), String> {
                 .map_err(|error| error.to_string())?;
             println!("removed {name}");
         }
+        UserCommand::Import { file } => {
+            let (text, source) = match file.filter(|file| file.as_os_str() != "-") {
+                Some(file) => (
+                    std::fs::read_to_string(&file)
+                        .map_err(|error| format!("{}: {error}", file.display()))?,
+                    file.display().to_string(),
+                ),
+                None => {
+                    let mut text = String::new();
+                    std::io::stdin()
+                        .lock()
+                        .read_to_string(&mut text)
+                        .map_err(|error| format!("reading standard input: {error}"))?;
+                    (text, "standard input".to_string())
+                }
+            };
+            let imported = users
+                .import(&text, AccessPolicy::default())
+                .map_err(|error| format!("{source}: {error}"))?;
+            println!(
+                "imported {} account{} into {}",
+                imported.len(),
+                if imported.len() == 1 { "" } else { "s" },
+                users.path().display()
+            );
+        }
     }
     Ok(())
+}
+
+/// The log filter: `RUST_LOG` if set (else `info`), with rustls held to errors unless
+/// `RUST_LOG` names rustls itself. rustls warns of what clients do wrong and the operator
+/// cannot change, such as fetchmail's and mpop's IP address sent as TLS server name ("Illegal
+/// SNI extension: ignoring IP address").
+fn log_filter(rust_log: Option<&str>) -> tracing_subscriber::EnvFilter {
+    let spec = rust_log.filter(|spec| !spec.trim().is_empty());
+    let names_rustls = spec.is_some_and(|spec| spec.contains("rustls"));
+    let filter = spec
+        .and_then(|spec| tracing_subscriber::EnvFilter::try_new(spec).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"));
+    match "rustls=error".parse() {
+        Ok(quiet) if !names_rustls => filter.add_directive(quiet),
+        _ => filter,
+    }
 }
 
 async fn wait_for_signal() {
@@ -248,11 +326,9 @@ fn main() -> ExitCode {
     tune_allocator();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(log_filter(std::env::var("RUST_LOG").ok().as_deref()))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let config = match &cli.config {
         Some(path) => match Config::load(path) {

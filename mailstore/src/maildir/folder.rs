@@ -19,12 +19,13 @@ use crate::message::{
 use crate::names::MailboxName;
 use crate::store::{Expunge, FlagsStored, StoreError};
 
-/// A message written and fsynced in `tmp/`, waiting to be moved into `cur/` with a UID.
+/// A message written and fsynced in `tmp/`, waiting to be moved into `new/` or `cur/` with a
+/// UID.
 #[derive(Debug)]
 pub(crate) struct Staged {
     /// The file in `tmp/`.
     pub(crate) temporary: PathBuf,
-    /// Its base name in `cur/` (before `:2,`).
+    /// Its base name: its whole name in `new/`, the part before `:2,` in `cur/`.
     pub(crate) base: String,
     /// The flags it is stored with.
     pub(crate) flags: Flags,
@@ -519,38 +520,49 @@ impl Folder {
         letters_for(flags, &self.keywords).ok_or(StoreError::Limit("keyword has no letter"))
     }
 
-    /// Moves a fully written and fsynced file from `tmp/` into `cur/` and gives it a UID.
-    /// Durable when it returns: the rename is flushed and the UID record fsynced.
+    /// Moves a fully written and fsynced file from `tmp/` into `new/` (no flags: a delivery)
+    /// or `cur/` (with its flags after `:2,`) and gives it a UID. Durable when it returns: the
+    /// rename is flushed and the UID record fsynced.
     pub(crate) fn commit(&mut self, staged: Staged) -> Result<(Uid, ModSeq), StoreError> {
         self.commit_batch(vec![staged])
             .pop()
             .unwrap_or(Err(StoreError::Limit("empty commit batch")))
     }
 
-    /// Commits several staged files at once, with one fsync of `cur/` and one of the UID
-    /// records for all of them: what concurrent deliveries to one folder share. Each gets
-    /// its own result, in order; a file whose result is an error is not visible (the caller
-    /// removes its temporary file) and a batch whose records cannot be made durable fails as
-    /// a whole, with every renamed file taken back.
+    /// Commits several staged files at once, with one fsync of each directory they went to
+    /// (`new/`, `cur/`) and one of the UID records for all of them: what concurrent
+    /// deliveries to one folder share. A message without flags goes to `new/` under its base
+    /// name, as Postfix and Dovecot's LDA deliver new mail; one with flags goes to `cur/`.
+    /// Each gets its own result, in order; a file whose result is an error is not visible
+    /// (the caller removes its temporary file) and a batch whose records cannot be made
+    /// durable fails as a whole, with every renamed file taken back.
     pub(crate) fn commit_batch(
         &mut self,
         batch: Vec<Staged>,
     ) -> Vec<Result<(Uid, ModSeq), StoreError>> {
-        let cur = self.dir.join("cur");
+        let (cur, new) = (self.dir.join("cur"), self.dir.join("new"));
         let mut results: Vec<Result<(Uid, ModSeq), StoreError>> = Vec::with_capacity(batch.len());
-        // (index in results, uid, target, letters, staged)
+        let (mut into_cur, mut into_new) = (false, false);
+        // (index in results, uid, target, letters, in new/, staged)
         let mut renamed = Vec::new();
         for (index, staged) in batch.into_iter().enumerate() {
+            let in_new = staged.flags.is_empty();
             let prepared = self.letters_allocating(&staged.flags).and_then(|letters| {
                 let uid = self.take_uid()?;
-                let target = cur.join(cur_name(&staged.base, &letters));
+                let target = if in_new {
+                    new.join(&staged.base)
+                } else {
+                    cur.join(cur_name(&staged.base, &letters))
+                };
                 fs::rename(&staged.temporary, &target)?;
                 Ok((uid, target, letters))
             });
             match prepared {
                 Ok((uid, target, letters)) => {
+                    into_new |= in_new;
+                    into_cur |= !in_new;
                     results.push(Err(StoreError::Limit("not committed")));
-                    renamed.push((index, uid, target, letters, staged));
+                    renamed.push((index, uid, target, letters, in_new, staged));
                 }
                 Err(error) => results.push(Err(error)),
             }
@@ -562,30 +574,42 @@ impl Folder {
         let records: Vec<UidRecord> = renamed
             .iter()
             .zip(first_modseq..)
-            .map(|((_, uid, _, _, staged), modseq)| UidRecord {
+            .map(|((_, uid, _, _, _, staged), modseq)| UidRecord {
                 uid: *uid,
                 base: staged.base.clone(),
                 modseq: Some(modseq),
             })
             .collect();
+        let sync_targets = || -> io::Result<()> {
+            if into_new {
+                sync_dir(&new)?;
+            }
+            if into_cur {
+                sync_dir(&cur)?;
+            }
+            Ok(())
+        };
         let recorded =
-            sync_dir(&cur).and_then(|()| metadata::append_uid_records(&self.dir, &records));
+            sync_targets().and_then(|()| metadata::append_uid_records(&self.dir, &records));
         if let Err(error) = recorded {
             // The callers hear of a failure, so none of these messages may turn up later.
-            for (index, _, target, _, _) in &renamed {
+            for (index, _, target, _, _, _) in &renamed {
                 let _ = fs::remove_file(target);
                 results[*index] = Err(io::Error::new(error.kind(), error.to_string()).into());
             }
-            let _ = sync_dir(&cur);
+            let _ = sync_targets();
             return results;
         }
-        for ((index, uid, _, letters, staged), modseq) in renamed.into_iter().zip(first_modseq..) {
+        for ((index, uid, _, letters, in_new, staged), modseq) in
+            renamed.into_iter().zip(first_modseq..)
+        {
             self.highest_modseq = modseq;
             self.uidlist_records += 1;
+            let letters = if in_new { String::new() } else { letters };
             self.insert(
                 uid,
                 &staged.base,
-                false,
+                in_new,
                 &letters,
                 staged.flags,
                 staged.size,

@@ -3,7 +3,10 @@
 //! # Layout
 //! ```text
 //! <root>/<account>/              the account's Maildir, which is its INBOX
-//!     cur/ new/ tmp/             messages (Maildir), flags in the names after ":2,"
+//!     new/                       delivered messages nobody has flagged yet
+//!     cur/                       messages with flags, in the names after ":2,"
+//!     tmp/                       messages being written (left over after 36 hours: removed
+//!                                by MaildirStore::clean_tmp)
 //!     dovecot-uidlist            UIDVALIDITY, UIDNEXT, one UID record per message
 //!     dovecot-keywords           keyword letters
 //!     mailstore-modseq           MODSEQ log
@@ -15,11 +18,20 @@
 //! Dovecot pointed at `<root>/%u` with `maildir:` sees the same folders, messages, flags and
 //! UIDs.
 //!
+//! # New mail
+//! A message appended without flags (a delivery) goes to `new/` under its base name, as
+//! Postfix and Dovecot's LDA deliver: mail programs that read the Maildir, and Dovecot's
+//! `\Recent`, see it as new. One appended with flags goes to `cur/` with its flags after
+//! `:2,`. A message moves from `new/` to `cur/` (gaining `:2,` and its flags) when its flags
+//! are first changed, marking it seen included; its UID stays, since the UID records key on
+//! the base name, which the move keeps.
+//!
 //! # Durability
-//! An append writes the message to `tmp/`, fsyncs it, renames it into `cur/`, fsyncs `cur/`,
-//! and fsyncs its UID record, all before it returns. Appends to one folder that arrive while
-//! another is committing share the two fsyncs of `cur/` and of the UID records (a group
-//! commit); each still returns only once its own message is durable. A crash at any point leaves either no
+//! An append writes the message to `tmp/` (mode 0600), fsyncs it, renames it into `new/` or
+//! `cur/`, fsyncs that directory, and fsyncs its UID record, all before it returns. Appends to
+//! one folder that arrive while another is committing share the fsyncs of the directories
+//! and of the UID records (a group commit); each still returns only once its own message is
+//! durable. A crash at any point leaves either no
 //! visible message or a complete one (given a UID on the next start if its record was lost).
 //! A failed write (a full disk) removes the temporary file and returns the error.
 //!
@@ -42,7 +54,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use commit_queue::FolderSlot;
 use folder::{Folder, Staged};
@@ -103,6 +115,59 @@ fn mailbox_from_dir_name(dir_name: &str) -> Option<MailboxName> {
     MailboxName::try_from(levels?.join("/").as_str()).ok()
 }
 
+/// How long a file may stay unchanged in a Maildir's `tmp/` before
+/// [`MaildirStore::clean_tmp`] removes it: 36 hours, as Dovecot's `maildir` does.
+pub const TMP_MAX_AGE: Duration = Duration::from_secs(36 * 60 * 60);
+
+/// When a file last changed: its data or, on Unix, its status (a rename, a new date), so that
+/// a file whose modification time was set to an old internal date does not look old.
+fn last_change(metadata: &fs::Metadata) -> Option<SystemTime> {
+    let modified = metadata.modified().ok();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let changed = u64::try_from(metadata.ctime())
+            .ok()
+            .map(|secs| UNIX_EPOCH + Duration::from_secs(secs));
+        modified.max(changed)
+    }
+    #[cfg(not(unix))]
+    modified
+}
+
+/// Removes the files of one `tmp/` that are older than [`TMP_MAX_AGE`] at `now`.
+fn clean_tmp_folder(tmp: &Path, now: SystemTime) -> usize {
+    let entries = match fs::read_dir(tmp) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return 0,
+        Err(error) => {
+            tracing::warn!(folder = %tmp.display(), %error, "cannot read a Maildir tmp/");
+            return 0;
+        }
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let Ok(metadata) = entry.metadata() else {
+            continue;
+        };
+        let stale = metadata.is_file()
+            && last_change(&metadata)
+                .and_then(|changed| now.duration_since(changed).ok())
+                .is_some_and(|age| age > TMP_MAX_AGE);
+        if !stale {
+            continue;
+        }
+        match fs::remove_file(entry.path()) {
+            Ok(()) => removed += 1,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => {
+                tracing::warn!(file = %entry.path().display(), %error, "cannot remove a stale file in tmp/");
+            }
+        }
+    }
+    removed
+}
+
 fn hostname() -> String {
     let raw = fs::read_to_string("/etc/hostname").unwrap_or_default();
     let clean: String = raw
@@ -122,7 +187,7 @@ impl MaildirStore {
     /// `root/<account>`.
     pub fn open(root: impl Into<PathBuf>) -> Result<MaildirStore, StoreError> {
         let root = root.into();
-        fs::create_dir_all(&root)?;
+        fsio::ensure_dir_all(&root)?;
         Ok(MaildirStore {
             root,
             hostname: hostname(),
@@ -133,6 +198,45 @@ impl MaildirStore {
             hub: ChangeHub::new(),
             locks: MaildropLocks::default(),
         })
+    }
+
+    /// Removes every file in the `tmp/` of every folder of every account that has not
+    /// changed for [`TMP_MAX_AGE`] before `now`: the partial files of deliveries killed
+    /// half-way, which nothing else would ever remove (Dovecot does the same). A delivery in
+    /// progress is never touched: its file changes (written, dated, fsynced) within seconds
+    /// of its creation, and the age counts from the file's last change of data or status,
+    /// whatever date its modification time was set to. Returns how many files it removed.
+    /// Call it at start and about once a day; a file it cannot remove is logged and skipped.
+    pub fn clean_tmp(&self, now: SystemTime) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        let accounts = match fs::read_dir(&self.root) {
+            Ok(accounts) => accounts,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(error) => return Err(error.into()),
+        };
+        for account in accounts {
+            let account = account?;
+            if !account.file_type()?.is_dir() {
+                continue;
+            }
+            let account_dir = account.path();
+            let mut folders = vec![account_dir.clone()];
+            for item in fs::read_dir(&account_dir)? {
+                let item = item?;
+                let name = item.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with('.')
+                    && !name.starts_with(TRASH_PREFIX)
+                    && item.file_type()?.is_dir()
+                {
+                    folders.push(item.path());
+                }
+            }
+            for folder in folders {
+                removed += clean_tmp_folder(&folder.join("tmp"), now);
+            }
+        }
+        Ok(removed)
     }
 
     /// The root directory.
@@ -206,7 +310,11 @@ impl MaildirStore {
             fsio::ensure_dir(&dir.join(sub))?;
         }
         if marker {
-            File::create(dir.join("maildirfolder"))?;
+            fsio::private_file()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(dir.join("maildirfolder"))?;
         }
         if made {
             fsio::sync_dir(dir)?;
@@ -302,7 +410,7 @@ impl MaildirStore {
     ) -> Result<(PathBuf, String, (u64, u64)), StoreError> {
         let unique = self.unique_base();
         let path = dir.join("tmp").join(&unique);
-        let mut file = fs::OpenOptions::new()
+        let mut file = fsio::private_file()
             .write(true)
             .create_new(true)
             .open(&path)?;
@@ -824,5 +932,138 @@ mod tests {
             content.reader.read_to_string(&mut stored).unwrap();
             assert_eq!(stored, body, "UID {uid:?}");
         }
+    }
+
+    fn files_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_delivery_lands_in_new_and_moves_to_cur_when_first_flagged() {
+        let root = tempfile::tempdir().unwrap();
+        let store = MaildirStore::open(root.path()).unwrap();
+        let account = AccountName::try_from("alice").unwrap();
+        let inbox = MailboxName::inbox();
+        let body = b"Subject: new\r\n\r\nhello\r\n";
+        let delivered = store.deliver(&account, &mut &body[..]).unwrap();
+        let maildir = store.account_dir(&account);
+        let new = files_in(&maildir.join("new"));
+        assert_eq!(new.len(), 1, "a delivery goes to new/");
+        assert!(!new[0].contains(':'), "no info suffix in new/: {new:?}");
+        assert!(files_in(&maildir.join("cur")).is_empty());
+        // Its UID record names the file's base name, as Dovecot's does.
+        let uidlist = fs::read_to_string(maildir.join("dovecot-uidlist")).unwrap();
+        assert!(uidlist.contains(&format!(":{}\n", new[0])), "{uidlist}");
+        // Readable where it is, by this store and by a fresh one.
+        let read = |store: &MaildirStore| {
+            let mut text = Vec::new();
+            store
+                .open_message(&account, &inbox, delivered.uid)
+                .unwrap()
+                .reader
+                .read_to_end(&mut text)
+                .unwrap();
+            text
+        };
+        assert_eq!(read(&store), body);
+        assert_eq!(read(&MaildirStore::open(root.path()).unwrap()), body);
+
+        // An append with flags goes to cur/ with them.
+        let flagged = store
+            .append(
+                &account,
+                &inbox,
+                &mut &body[..],
+                AppendOptions {
+                    flags: [crate::message::Flag::Flagged].into(),
+                    ..AppendOptions::default()
+                },
+            )
+            .unwrap();
+        let cur = files_in(&maildir.join("cur"));
+        assert_eq!(cur.len(), 1);
+        assert!(cur[0].ends_with(":2,F"), "{cur:?}");
+
+        // Marking the delivery seen moves it to cur/ under the same base name and UID.
+        let seen: Flags = [crate::message::Flag::Seen].into();
+        store
+            .store_flags(
+                &account,
+                &inbox,
+                &[delivered.uid],
+                FlagOperation::Add,
+                &seen,
+                None,
+            )
+            .unwrap();
+        assert!(files_in(&maildir.join("new")).is_empty());
+        assert!(files_in(&maildir.join("cur")).contains(&format!("{}:2,S", new[0])));
+        let reopened = MaildirStore::open(root.path()).unwrap();
+        let snapshot = reopened.snapshot(&account, &inbox).unwrap();
+        let uids: Vec<(Uid, Flags)> = snapshot
+            .messages
+            .iter()
+            .map(|meta| (meta.uid, meta.flags.clone()))
+            .collect();
+        assert_eq!(
+            uids,
+            [
+                (delivered.uid, seen),
+                (flagged.uid, [crate::message::Flag::Flagged].into())
+            ]
+        );
+        assert_eq!(read(&reopened), body);
+    }
+
+    #[test]
+    fn stale_files_in_tmp_are_removed_and_nothing_else() {
+        let root = tempfile::tempdir().unwrap();
+        let store = MaildirStore::open(root.path()).unwrap();
+        let account = AccountName::try_from("alice").unwrap();
+        let archive = MailboxName::try_from("Archive").unwrap();
+        store.create_mailbox(&account, &archive, None).unwrap();
+        store
+            .deliver(&account, &mut &b"Subject: kept\r\n\r\n"[..])
+            .unwrap();
+        let maildir = store.account_dir(&account);
+        let leftovers = [
+            maildir.join("tmp/1.M1P1Q1.host"),
+            maildir.join(".Archive/tmp/2.M1P1Q1.host"),
+        ];
+        for leftover in &leftovers {
+            fs::write(leftover, b"partial").unwrap();
+        }
+        // A file whose modification time is old but that was just written (an append with
+        // an old internal date, between dating and renaming) is not stale.
+        let dated = maildir.join("tmp/3.M1P1Q1.host");
+        let old = SystemTime::now() - Duration::from_secs(400 * 24 * 3600);
+        File::create(&dated).unwrap().set_modified(old).unwrap();
+        let now = SystemTime::now();
+        assert_eq!(store.clean_tmp(now).unwrap(), 0);
+        assert_eq!(
+            store
+                .clean_tmp(now + Duration::from_secs(35 * 3600))
+                .unwrap(),
+            0
+        );
+        assert!(leftovers.iter().all(|leftover| leftover.exists()));
+        assert_eq!(
+            store
+                .clean_tmp(now + TMP_MAX_AGE + Duration::from_secs(3600))
+                .unwrap(),
+            3
+        );
+        assert!(leftovers.iter().all(|leftover| !leftover.exists()));
+        assert!(!dated.exists());
+        // The messages and the folders stay.
+        assert_eq!(files_in(&maildir.join("new")).len(), 1);
+        assert!(maildir.join("tmp").is_dir() && maildir.join(".Archive/tmp").is_dir());
+        let snapshot = store.snapshot(&account, &MailboxName::inbox()).unwrap();
+        assert_eq!(snapshot.messages.len(), 1);
     }
 }

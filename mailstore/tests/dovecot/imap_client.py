@@ -4,6 +4,7 @@
 Usage:
     imap_client.py dump  HOST PORT USER PASSWORD
     imap_client.py apply HOST PORT USER PASSWORD SPEC_FILE
+    imap_client.py select HOST PORT USER PASSWORD     (SELECT INBOX read-write, then dump)
 
 `apply` first runs the operations of SPEC_FILE (one a line, fields separated by tabs,
 mailbox names in UTF-8, bodies in hex):
@@ -21,6 +22,7 @@ Both modes then print what the server shows, tab separated, mailbox names decode
     MAILBOX <name as sent on the wire> <decoded name> <LIST attributes>
     SUBSCRIBED <decoded name>                       (from LSUB)
     STATUS  <mailbox> <uidvalidity> <uidnext> <messages>
+    RECENT  <mailbox> <number of \\Recent messages, from EXAMINE>
     MESSAGE <mailbox> <uid> <flags without \\Recent> <RFC822.SIZE> <INTERNALDATE, epoch> <hex body>
     END
 
@@ -128,6 +130,8 @@ def dump_mailbox(imap, wire, name):
     validity = imap.response("UIDVALIDITY")[1][-1].decode("ascii")
     uidnext = imap.response("UIDNEXT")[1][-1].decode("ascii")
     emit("STATUS", name, validity, uidnext, exists)
+    recent = imap.response("RECENT")[1]
+    emit("RECENT", name, int(recent[-1]) if recent and recent[-1] is not None else 0)
     if exists == 0:
         return
     data = check(
@@ -226,6 +230,9 @@ def main():
     check(imap.login(user, password), "LOGIN")
     if mode == "apply":
         apply(imap, sys.argv[6])
+    elif mode == "select":
+        check(imap.select("INBOX"), "SELECT INBOX")
+        check(imap.close(), "CLOSE INBOX")
     elif mode != "dump":
         raise SystemExit("unknown mode %r" % mode)
     dump(imap)

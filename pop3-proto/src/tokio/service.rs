@@ -114,8 +114,8 @@ impl Pop3ServerBuilder {
     /// The TLS configuration: STLS is offered on plain listeners and implicit-TLS (pop3s)
     /// listeners can be served. Without it, neither, and passwords are refused unless
     /// `config.session.allow_plaintext_auth` says otherwise.
-    pub fn tls(mut self, tls: Arc<rustls::ServerConfig>) -> Self {
-        self.tls = Some(tls);
+    pub fn tls(mut self, tls: impl Into<Option<Arc<rustls::ServerConfig>>>) -> Self {
+        self.tls = tls.into();
         self
     }
 

@@ -126,8 +126,8 @@ impl<R: Router> SubmissionServerBuilder<R> {
 
     /// The TLS configuration: STARTTLS is offered on plain listeners and implicit-TLS
     /// listeners can be served. Without it, neither.
-    pub fn tls(mut self, tls: Arc<rustls::ServerConfig>) -> Self {
-        self.tls = Some(tls);
+    pub fn tls(mut self, tls: impl Into<Option<Arc<rustls::ServerConfig>>>) -> Self {
+        self.tls = tls.into();
         self
     }
 
