@@ -199,6 +199,20 @@ impl StatusLine {
     }
 }
 
+impl fmt::Display for StatusLine {
+    /// The line as it is sent, without its CR LF: `+OK text`, `-ERR [CODE] text`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.ok { "+OK" } else { "-ERR" })?;
+        if let Some(code) = &self.code {
+            write!(f, " [{code}]")?;
+        }
+        if !self.text.is_empty() {
+            write!(f, " {}", self.text)?;
+        }
+        Ok(())
+    }
+}
+
 /// A capability from a CAPA response (RFC 2449 section 6, RFC 2595, RFC 6856).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Capability {

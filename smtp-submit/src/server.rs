@@ -30,6 +30,7 @@ use mail_session::{Limits, OutOfTurn, OutputBuffer, Progress, Session};
 use crate::data::{BdatReceiver, ContentProblem, ContentRules, DataReceiver};
 use crate::encode;
 use crate::parse;
+pub use crate::types::Recipient;
 use crate::types::{
     BodyType, Command, Domain, Extension, ForwardPath, MailParameters, RcptParameters, Reply,
     ReversePath,
@@ -89,15 +90,6 @@ impl Default for Options {
             accept_undeclared_eight_bit: true,
         }
     }
-}
-
-/// One accepted recipient.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recipient {
-    /// The address.
-    pub to: ForwardPath,
-    /// Its parameters (DSN).
-    pub parameters: RcptParameters,
 }
 
 /// A message's envelope, as the session has accepted it.

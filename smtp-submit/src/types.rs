@@ -217,6 +217,15 @@ impl TryFrom<&str> for Mailbox {
     }
 }
 
+impl std::str::FromStr for Mailbox {
+    type Err = InvalidValue;
+
+    /// Parses `local@domain`, as [`TryFrom<&str>`](Mailbox::try_from) does.
+    fn from_str(text: &str) -> Result<Self, InvalidValue> {
+        Mailbox::try_from(text)
+    }
+}
+
 impl fmt::Display for Mailbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}@{}", self.local_part, self.domain)
@@ -230,6 +239,32 @@ pub enum ReversePath {
     Null,
     /// A sender.
     Mailbox(Mailbox),
+}
+
+impl std::str::FromStr for ReversePath {
+    type Err = InvalidValue;
+
+    /// `""` or `<>` is the null sender; otherwise `local@domain`, with or without angle
+    /// brackets.
+    ///
+    /// ```
+    /// use smtp_submit::types::ReversePath;
+    /// assert_eq!("<>".parse::<ReversePath>().unwrap(), ReversePath::Null);
+    /// assert_eq!("alice@example.org".parse::<ReversePath>().unwrap().to_string(), "<alice@example.org>");
+    /// ```
+    fn from_str(text: &str) -> Result<Self, InvalidValue> {
+        match strip_brackets(text) {
+            "" => Ok(ReversePath::Null),
+            address => Mailbox::try_from(address).map(ReversePath::Mailbox),
+        }
+    }
+}
+
+fn strip_brackets(text: &str) -> &str {
+    let text = text.trim();
+    text.strip_prefix('<')
+        .and_then(|inner| inner.strip_suffix('>'))
+        .unwrap_or(text)
 }
 
 impl fmt::Display for ReversePath {
@@ -249,6 +284,47 @@ pub enum ForwardPath {
     Postmaster,
     /// A recipient.
     Mailbox(Mailbox),
+}
+
+impl std::str::FromStr for ForwardPath {
+    type Err = InvalidValue;
+
+    /// `local@domain`, with or without angle brackets; `Postmaster` alone is
+    /// [`ForwardPath::Postmaster`].
+    ///
+    /// ```
+    /// use smtp_submit::types::ForwardPath;
+    /// assert_eq!("<Postmaster>".parse::<ForwardPath>().unwrap(), ForwardPath::Postmaster);
+    /// assert!("bob@example.org".parse::<ForwardPath>().is_ok());
+    /// assert!("not an address".parse::<ForwardPath>().is_err());
+    /// ```
+    fn from_str(text: &str) -> Result<Self, InvalidValue> {
+        match strip_brackets(text) {
+            postmaster if postmaster.eq_ignore_ascii_case("postmaster") => {
+                Ok(ForwardPath::Postmaster)
+            }
+            address => Mailbox::try_from(address).map(ForwardPath::Mailbox),
+        }
+    }
+}
+
+/// One recipient of a message: its address and its RCPT parameters (DSN).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    /// The address.
+    pub to: ForwardPath,
+    /// Its parameters (DSN).
+    pub parameters: RcptParameters,
+}
+
+impl Recipient {
+    /// A recipient without parameters.
+    pub fn new(to: ForwardPath) -> Self {
+        Recipient {
+            to,
+            parameters: RcptParameters::default(),
+        }
+    }
 }
 
 impl fmt::Display for ForwardPath {

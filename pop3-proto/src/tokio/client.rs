@@ -43,11 +43,14 @@ pub enum ClientError {
     /// A deadline passed.
     #[error("timed out waiting for the server")]
     TimedOut,
-    /// The server does not speak POP3 as expected.
+    /// The server's answer could not be read as POP3.
+    #[error("malformed answer: {0}")]
+    Malformed(ResponseError),
+    /// The server answered something that does not fit what was asked.
     #[error("protocol error: {0}")]
     Protocol(String),
     /// The server answered `-ERR`.
-    #[error("server refused {command}: {status:?}")]
+    #[error("server refused {command}: {status}")]
     Refused {
         /// The command.
         command: &'static str,
@@ -76,7 +79,61 @@ impl From<ConnectionError> for ClientError {
 
 impl From<ResponseError> for ClientError {
     fn from(error: ResponseError) -> Self {
-        ClientError::Protocol(error.to_string())
+        ClientError::Malformed(error)
+    }
+}
+
+impl ClientConfig {
+    /// No TLS at all: passwords cross the network in the clear. For tests on loopback.
+    pub fn plain(address: SocketAddr) -> Self {
+        ClientConfig {
+            address,
+            server_name: address.ip().to_string(),
+            security: Security::Plain,
+            tls: None,
+            options: ClientOptions::default(),
+            connect_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Plain, then STLS before anything else (port 110); the server's certificate must carry
+    /// `server_name` and be trusted by `tls`.
+    ///
+    /// ```no_run
+    /// # async fn fetch(tls: std::sync::Arc<rustls::ClientConfig>) -> Result<(), pop3_proto::tokio::ClientError> {
+    /// use pop3_proto::tokio::{Client, ClientConfig};
+    ///
+    /// let config = ClientConfig::starttls("192.0.2.1:110".parse().unwrap(), "mail.example.org", tls);
+    /// let mut client = Client::connect(&config).await?;
+    /// client.login("alice", "secret").await?;
+    /// let (count, octets) = client.stat().await?;
+    /// println!("{count} messages, {octets} octets");
+    /// client.quit().await
+    /// # }
+    /// ```
+    pub fn starttls(
+        address: SocketAddr,
+        server_name: impl Into<String>,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> Self {
+        ClientConfig {
+            server_name: server_name.into(),
+            security: Security::StartTls,
+            tls: Some(tls),
+            ..ClientConfig::plain(address)
+        }
+    }
+
+    /// TLS from the first byte (port 995, RFC 8314).
+    pub fn implicit_tls(
+        address: SocketAddr,
+        server_name: impl Into<String>,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> Self {
+        ClientConfig {
+            security: Security::ImplicitTls,
+            ..ClientConfig::starttls(address, server_name, tls)
+        }
     }
 }
 

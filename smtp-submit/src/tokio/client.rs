@@ -11,9 +11,10 @@ use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::client::{ClientOptions, ClientSession, Event};
-use crate::server::Recipient;
+use crate::parse::ReplyError;
 use crate::types::{
-    BodyType, Command, Domain, Extension, MailParameters, RcptParameters, Reply, ReversePath,
+    BodyType, Command, Domain, Extension, ForwardPath, MailParameters, RcptParameters, Recipient,
+    Reply, ReversePath,
 };
 
 pub use mail_session::client_io::Security;
@@ -37,6 +38,61 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
 }
 
+impl ClientConfig {
+    /// No TLS at all: passwords cross the network in the clear. For tests on loopback.
+    pub fn plain(address: SocketAddr) -> Self {
+        ClientConfig {
+            address,
+            server_name: address.ip().to_string(),
+            security: Security::Plain,
+            tls: None,
+            helo_name: Domain::Name("localhost".into()),
+            options: ClientOptions::default(),
+            connect_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Plain, then STARTTLS before anything else (port 587); the server's certificate must
+    /// carry `server_name` and be trusted by `tls`.
+    ///
+    /// ```no_run
+    /// # async fn send(tls: std::sync::Arc<rustls::ClientConfig>) -> Result<(), smtp_submit::tokio::ClientError> {
+    /// use smtp_submit::tokio::{Client, ClientConfig, Envelope};
+    ///
+    /// let config = ClientConfig::starttls("192.0.2.1:587".parse().unwrap(), "mail.example.org", tls);
+    /// let mut client = Client::connect(&config).await?;
+    /// client.login("alice", "secret").await?;
+    /// let envelope = Envelope::new("alice@example.org".parse().unwrap(), ["bob@example.net".parse().unwrap()]);
+    /// client.send(&envelope, b"Subject: hi\r\n\r\nHello Bob\r\n").await?;
+    /// client.quit().await
+    /// # }
+    /// ```
+    pub fn starttls(
+        address: SocketAddr,
+        server_name: impl Into<String>,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> Self {
+        ClientConfig {
+            server_name: server_name.into(),
+            security: Security::StartTls,
+            tls: Some(tls),
+            ..ClientConfig::plain(address)
+        }
+    }
+
+    /// TLS from the first byte (port 465, RFC 8314).
+    pub fn implicit_tls(
+        address: SocketAddr,
+        server_name: impl Into<String>,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> Self {
+        ClientConfig {
+            security: Security::ImplicitTls,
+            ..ClientConfig::starttls(address, server_name, tls)
+        }
+    }
+}
+
 /// Why a client operation failed.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -47,7 +103,10 @@ pub enum ClientError {
     /// A deadline passed.
     #[error("timed out waiting for the server")]
     TimedOut,
-    /// The server does not speak SMTP as expected.
+    /// The server's reply could not be read as SMTP.
+    #[error("malformed reply: {0}")]
+    Malformed(ReplyError),
+    /// The server answered something that does not fit what was asked.
     #[error("protocol error: {0}")]
     Protocol(String),
     /// The server refused a command.
@@ -79,7 +138,7 @@ impl ClientError {
                 replies.iter().all(|(_, reply)| reply.code.is_transient())
             }
             ClientError::Io(_) | ClientError::TimedOut | ClientError::Closed => true,
-            ClientError::Protocol(_) | ClientError::Config(_) => false,
+            ClientError::Protocol(_) | ClientError::Malformed(_) | ClientError::Config(_) => false,
         }
     }
 }
@@ -113,6 +172,27 @@ pub struct Envelope {
     pub parameters: MailParameters,
     /// The recipients and their parameters.
     pub recipients: Vec<Recipient>,
+}
+
+impl Envelope {
+    /// An envelope from `from` to `to`, without parameters (the client adds `SIZE`, and
+    /// `BODY`/`SMTPUTF8` are yours to set in `parameters` when the message needs them).
+    ///
+    /// ```
+    /// use smtp_submit::tokio::Envelope;
+    /// let envelope = Envelope::new(
+    ///     "alice@example.org".parse().unwrap(),
+    ///     ["bob@example.net".parse().unwrap(), "carol@example.net".parse().unwrap()],
+    /// );
+    /// assert_eq!(envelope.recipients.len(), 2);
+    /// ```
+    pub fn new(from: ReversePath, to: impl IntoIterator<Item = ForwardPath>) -> Self {
+        Envelope {
+            from,
+            parameters: MailParameters::default(),
+            recipients: to.into_iter().map(Recipient::new).collect(),
+        }
+    }
 }
 
 /// The size of BDAT chunks and of reads from the message.
@@ -190,7 +270,7 @@ impl Client {
         match self.connection.next_event(&mut self.session).await? {
             Some(Event::TimedOut) => Err(ClientError::TimedOut),
             Some(Event::Closed) | None => Err(ClientError::Closed),
-            Some(Event::ProtocolError(error)) => Err(ClientError::Protocol(error.to_string())),
+            Some(Event::ProtocolError(error)) => Err(ClientError::Malformed(error)),
             Some(event) => Ok(event),
         }
     }
@@ -250,6 +330,18 @@ impl Client {
                 "unexpected answer to AUTH: {other:?}"
             ))),
         }
+    }
+
+    /// Submits one message held in memory (see [`Client::send_message`]); its size is
+    /// declared when the server takes `SIZE`.
+    pub async fn send(
+        &mut self,
+        envelope: &Envelope,
+        message: &[u8],
+    ) -> Result<Submitted, ClientError> {
+        let mut reader = message;
+        self.send_message(envelope, Some(message.len() as u64), &mut reader)
+            .await
     }
 
     /// Submits one message read from `message`: MAIL, RCPT for each recipient and DATA (or
