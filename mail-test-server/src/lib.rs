@@ -497,3 +497,8 @@ impl Drop for TestMailServer {
         self.shutdown.trigger();
     }
 }
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

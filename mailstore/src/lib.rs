@@ -61,3 +61,8 @@ pub use store::{
     AppendOptions, Appended, Copied, Expunge, FlagsStored, MailStore, MaildropLock, MessageContent,
     StoreError,
 };
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -52,3 +52,8 @@ pub use mail_session::Limits;
 
 #[cfg(feature = "tokio")]
 pub mod tokio;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(all(doctest, feature = "tokio"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -72,3 +72,8 @@ pub fn default_limits() -> Limits {
 
 #[cfg(feature = "tokio")]
 pub mod tokio;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(all(doctest, feature = "tokio"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
