@@ -134,6 +134,11 @@ impl Pop3ServerBuilder {
 
     /// The server, ready to serve listeners.
     pub fn build(self) -> Arc<Pop3Server> {
+        if self.tls.is_none() && !self.config.session.allow_plaintext_auth {
+            tracing::warn!(
+                "POP3 server without TLS and with plaintext authentication off: no client can log in"
+            );
+        }
         Arc::new(Pop3Server {
             store: self.store,
             directory: self.directory,

@@ -147,6 +147,11 @@ impl<R: Router> SubmissionServerBuilder<R> {
     /// The server, ready to serve listeners.
     pub fn build(self) -> Arc<SubmissionServer<R>> {
         let mut config = self.config;
+        if self.directory.is_some() && self.tls.is_none() && !config.session.allow_plaintext_auth {
+            tracing::warn!(
+                "submission server without TLS and with plaintext authentication off: no client can log in"
+            );
+        }
         if self.directory.is_none() {
             config.session.require_auth = false;
             config.session.mechanisms.clear();
