@@ -212,7 +212,39 @@ impl AuthError {
     }
 }
 
-/// Authenticates users and says what they may do.
+/// Authenticates users and says what they may do. [`UsersFile`], [`MemoryDirectory`](crate::MemoryDirectory)
+/// and [`AddressLogins`](crate::AddressLogins) implement it; so can
+/// your own, in front of LDAP or a database:
+///
+/// ```
+/// use mailstore::{AccountName, AuthError, Directory, Protocol};
+///
+/// /// Everyone whose password is their name reversed; nobody may send mail.
+/// struct Mirror;
+///
+/// impl Directory for Mirror {
+///     fn authenticate(&self, username: &str, password: &str, protocol: Protocol)
+///         -> Result<AccountName, AuthError> {
+///         if password.chars().rev().collect::<String>() != username {
+///             return Err(AuthError::InvalidCredentials);
+///         }
+///         if protocol == Protocol::Submission {
+///             return Err(AuthError::ProtocolDisabled(protocol));
+///         }
+///         AccountName::try_from(username).map_err(|_| AuthError::InvalidCredentials)
+///     }
+///
+///     fn exists(&self, account: &AccountName) -> bool {
+///         true
+///     }
+/// }
+///
+/// assert!(Mirror.authenticate("anna", "anna", Protocol::Imap).is_ok());
+/// assert!(Mirror.authenticate("otto", "otto", Protocol::Submission).is_err());
+/// // The authorization identity (SASL authzid) defaults to "only yourself":
+/// let anna = AccountName::try_from("anna").unwrap();
+/// assert_eq!(Mirror.authorize(&anna, "bob"), Err(AuthError::NotAuthorized));
+/// ```
 pub trait Directory: Send + Sync {
     /// Checks `password` for `username` and whether the account may use `protocol`. Returns
     /// the account to act for.
