@@ -47,6 +47,46 @@ pub struct ConnectOptions {
     pub connect_timeout: Duration,
 }
 
+impl ConnectOptions {
+    /// No TLS at all: passwords cross the network in the clear. For tests on loopback.
+    pub fn plain(address: SocketAddr) -> Self {
+        ConnectOptions {
+            address,
+            server_name: address.ip().to_string(),
+            security: Security::Plain,
+            tls: None,
+            connect_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Plain, then the protocol's upgrade command (STARTTLS, STLS) before anything else; the
+    /// server's certificate must carry `server_name` and be trusted by `tls`.
+    pub fn starttls(
+        address: SocketAddr,
+        server_name: impl Into<String>,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> Self {
+        ConnectOptions {
+            server_name: server_name.into(),
+            security: Security::StartTls,
+            tls: Some(tls),
+            ..ConnectOptions::plain(address)
+        }
+    }
+
+    /// TLS from the first byte (RFC 8314).
+    pub fn implicit_tls(
+        address: SocketAddr,
+        server_name: impl Into<String>,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> Self {
+        ConnectOptions {
+            security: Security::ImplicitTls,
+            ..ConnectOptions::starttls(address, server_name, tls)
+        }
+    }
+}
+
 /// Why the connection failed (protocol clients wrap this in their own error).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

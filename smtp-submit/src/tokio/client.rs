@@ -39,21 +39,26 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// No TLS at all: passwords cross the network in the clear. For tests on loopback.
-    pub fn plain(address: SocketAddr) -> Self {
+    /// A configuration for the connection `connect`, with the default session options.
+    pub fn new(connect: ConnectOptions) -> Self {
         ClientConfig {
-            address,
-            server_name: address.ip().to_string(),
-            security: Security::Plain,
-            tls: None,
+            address: connect.address,
+            server_name: connect.server_name,
+            security: connect.security,
+            tls: connect.tls,
             helo_name: Domain::Name("localhost".into()),
             options: ClientOptions::default(),
-            connect_timeout: Duration::from_secs(30),
+            connect_timeout: connect.connect_timeout,
         }
     }
 
-    /// Plain, then STARTTLS before anything else (port 587); the server's certificate must
-    /// carry `server_name` and be trusted by `tls`.
+    /// No TLS at all: passwords cross the network in the clear. For tests on loopback.
+    pub fn plain(address: SocketAddr) -> Self {
+        Self::new(ConnectOptions::plain(address))
+    }
+
+    /// Plain, then the upgrade command before anything else; see
+    /// [`ConnectOptions::starttls`].
     ///
     /// ```no_run
     /// # async fn send(tls: std::sync::Arc<rustls::ClientConfig>) -> Result<(), smtp_submit::tokio::ClientError> {
@@ -72,24 +77,16 @@ impl ClientConfig {
         server_name: impl Into<String>,
         tls: Arc<rustls::ClientConfig>,
     ) -> Self {
-        ClientConfig {
-            server_name: server_name.into(),
-            security: Security::StartTls,
-            tls: Some(tls),
-            ..ClientConfig::plain(address)
-        }
+        Self::new(ConnectOptions::starttls(address, server_name, tls))
     }
 
-    /// TLS from the first byte (port 465, RFC 8314).
+    /// TLS from the first byte (RFC 8314).
     pub fn implicit_tls(
         address: SocketAddr,
         server_name: impl Into<String>,
         tls: Arc<rustls::ClientConfig>,
     ) -> Self {
-        ClientConfig {
-            security: Security::ImplicitTls,
-            ..ClientConfig::starttls(address, server_name, tls)
-        }
+        Self::new(ConnectOptions::implicit_tls(address, server_name, tls))
     }
 }
 
