@@ -179,3 +179,49 @@ async fn mail_server_relays_through_postfix_and_answers_250_only_after_it() {
     client.quit().await.unwrap();
     assert_eq!(postfix.delivered("bob", 1).len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binarymime_message_is_refused_rather_than_altered_for_a_smarthost_without_it() {
+    let Some(postfix) = start_postfix() else {
+        return;
+    };
+    let section = format!(
+        "[submission]\n\
+         enabled = true\n\
+         listen = [\"127.0.0.1:0\"]\n\
+         listen_tls = [\"127.0.0.1:0\"]\n\
+         local_domains = [\"localhost\"]\n\
+         [submission.smarthost]\n\
+         address = \"127.0.0.1:{}\"\n\
+         security = \"starttls\"\n\
+         server_name = \"localhost\"\n\
+         ca_file = {:?}\n",
+        postfix.port(),
+        postfix.certificate().display().to_string()
+    );
+    let mut server = Server::new(&section);
+    server.start();
+    let config = client_config(server.port("submission", false), &server.certificate());
+    let mut client = Client::connect(&config).await.unwrap();
+    assert!(client.extensions().contains(&Extension::BinaryMime));
+    client.login("alice", PASSWORD).await.unwrap();
+    let binary =
+        b"Subject: binary\r\nContent-Transfer-Encoding: binary\r\n\r\n\x00\x01\r\x02\n".to_vec();
+    let error = client
+        .send_message(
+            &envelope(
+                "alice@localhost",
+                "bob@remote.example",
+                Some(BodyType::BinaryMime),
+            ),
+            None,
+            &mut &binary[..],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ClientError::Refused { reply, .. } if reply.code.get() == 554 && reply.enhanced.unwrap().to_string() == "5.6.3"),
+        "{error}"
+    );
+    assert_eq!(postfix.delivered_count("bob"), 0, "Postfix got nothing");
+}

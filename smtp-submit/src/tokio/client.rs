@@ -367,6 +367,15 @@ impl Client {
         if parameters.smtputf8 && !self.has(&Extension::SmtpUtf8) {
             return Err(ClientError::Config("the server does not accept SMTPUTF8"));
         }
+        // RFC 3030 section 3: a BINARYMIME body can only go by BDAT to a server that takes it;
+        // sent over DATA it would be altered.
+        if parameters.body == Some(BodyType::BinaryMime)
+            && !(self.has(&Extension::BinaryMime) && self.has(&Extension::Chunking))
+        {
+            return Err(ClientError::Config(
+                "the server does not accept BINARYMIME with CHUNKING",
+            ));
+        }
         // Parameters of extensions the server did not announce would be refused (555):
         // DSN's are dropped (the server then uses its default notifications), AUTH= too.
         let dsn = self.has(&Extension::Dsn);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use mailstore::{AccountName, Directory, MailStore, StoreError};
 
 use crate::server::{Envelope, Recipient};
-use crate::types::{ForwardPath, Reply, ReversePath};
+use crate::types::{BodyType, Extension, ForwardPath, Reply, ReversePath, XText};
 
 use super::client::{Client, ClientConfig, ClientError, Envelope as ClientEnvelope};
 use super::spool::SpooledMessage;
@@ -148,6 +148,13 @@ impl StoreRouter {
         }
     }
 
+    /// The address the server vouches for as a message's submitter: the account at the first
+    /// local domain (or the host name).
+    fn submitter(&self, account: &str) -> String {
+        let domain = self.local_domains.first().unwrap_or(&self.hostname);
+        format!("{account}@{domain}")
+    }
+
     fn is_local(&self, domain: &crate::types::Domain) -> bool {
         match domain {
             crate::types::Domain::Name(name) => self
@@ -188,12 +195,34 @@ impl StoreRouter {
         if let Some((user, password)) = &smarthost.credentials {
             client.login(user, password).await.map_err(temporary)?;
         }
+        if envelope.parameters.body == Some(BodyType::BinaryMime)
+            && !(client.extensions().contains(&Extension::BinaryMime)
+                && client.extensions().contains(&Extension::Chunking))
+        {
+            // RFC 3030 section 3: never altered on the way; conversion is not offered here
+            // (RFC 3463 5.6.3: conversion required but not supported).
+            let _ = client.quit().await;
+            return Err(Reply::new(
+                554,
+                Some((5, 6, 3)),
+                "the smarthost cannot take a BINARYMIME message unaltered",
+            ));
+        }
         let mut reader = message.reader().await.map_err(|error| {
             Reply::new(451, Some((4, 3, 0)), format!("spool unreadable: {error}"))
         })?;
+        // RFC 4954 section 5: the client's own AUTH= is not trusted; what is sent on is the
+        // identity this server vouches for (the authenticated account), or `<>`.
+        let mut parameters = envelope.parameters.clone();
+        parameters.auth = Some(
+            envelope
+                .authenticated_as
+                .as_deref()
+                .and_then(|account| XText::encode(self.submitter(account).as_bytes()).ok()),
+        );
         let client_envelope = ClientEnvelope {
             from: envelope.from.clone(),
-            parameters: envelope.parameters.clone(),
+            parameters,
             recipients: remote,
         };
         let submitted = client
