@@ -345,3 +345,55 @@ async fn the_poller_takes_each_message_once_and_survives_a_failing_sink() {
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 4);
     fixture.shutdown.trigger();
 }
+
+#[tokio::test]
+async fn messages_read_whole_and_kept_are_marked_seen_at_quit() {
+    let fixture = start().await;
+    for subject in ["one", "two", "three"] {
+        fixture.deliver(format!("Subject: {subject}\r\n\r\nbody\r\n").as_bytes());
+    }
+    let mut client = Client::connect(&fixture.config(Security::ImplicitTls))
+        .await
+        .unwrap();
+    client.login("alice", "wonderland").await.unwrap();
+    let mut sink = Vec::new();
+    client.retr(1, &mut sink).await.unwrap();
+    client.top(2, 0).await.unwrap();
+    client.retr(3, &mut sink).await.unwrap();
+    client.dele(3).await.unwrap();
+    client.quit().await.unwrap();
+    let alice = AccountName::try_from("alice").unwrap();
+    let snapshot = fixture
+        .store
+        .snapshot(&alice, &MailboxName::inbox())
+        .unwrap();
+    let seen: Vec<bool> = snapshot
+        .messages
+        .iter()
+        .map(|message| message.flags.contains(&mailstore::Flag::Seen))
+        .collect();
+    assert_eq!(
+        seen,
+        [true, false],
+        "RETR marks \\Seen, TOP does not; 3 was deleted"
+    );
+}
+
+#[tokio::test]
+async fn a_session_that_ends_without_quit_marks_nothing() {
+    let fixture = start().await;
+    fixture.deliver(b"Subject: one\r\n\r\nbody\r\n");
+    let mut client = Client::connect(&fixture.config(Security::ImplicitTls))
+        .await
+        .unwrap();
+    client.login("alice", "wonderland").await.unwrap();
+    client.retr(1, &mut Vec::new()).await.unwrap();
+    drop(client);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let alice = AccountName::try_from("alice").unwrap();
+    let snapshot = fixture
+        .store
+        .snapshot(&alice, &MailboxName::inbox())
+        .unwrap();
+    assert!(!snapshot.messages[0].flags.contains(&mailstore::Flag::Seen));
+}

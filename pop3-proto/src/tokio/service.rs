@@ -11,8 +11,8 @@ use mail_session::listener::{serve_service, ConnectionService, ListenerOptions, 
 use mail_session::workers::WorkerPool;
 use mail_session::{OutOfTurn, TlsMode};
 use mailstore::{
-    AccountName, AuthError, Directory, Expunge, MailStore, MailboxName, MaildropLock, Protocol,
-    StoreError, Uid,
+    AccountName, AuthError, Directory, Expunge, FlagOperation, MailStore, MailboxName,
+    MaildropLock, Protocol, StoreError, Uid,
 };
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -192,6 +192,8 @@ pub struct Pop3Connection {
     uids: Vec<(Uid, bool, u64)>,
     reader: Option<Box<dyn Read + Send>>,
     first_chunk: Option<Vec<u8>>,
+    /// Messages sent whole (RETR), marked \Seen at QUIT.
+    retrieved: Vec<u32>,
 }
 
 impl ConnectionService for Pop3Server {
@@ -226,6 +228,7 @@ impl ConnectionService for Pop3Server {
             uids: Vec::new(),
             reader: None,
             first_chunk: None,
+            retrieved: Vec::new(),
         }
     }
 }
@@ -444,11 +447,36 @@ impl Pop3Connection {
             .iter()
             .filter_map(|&message| self.uids.get(message as usize - 1).map(|(uid, _, _)| *uid))
             .collect();
-        let result = match (self.account.clone(), doomed.is_empty()) {
+        // Messages read whole (RETR, not TOP) and kept are marked \Seen, as Dovecot does, so a
+        // mail program reading the Maildir or IMAP later sees them as read (and they leave new/).
+        let mut seen: Vec<Uid> = self
+            .retrieved
+            .iter()
+            .filter(|message| !deleted.contains(message))
+            .filter_map(|&message| self.uids.get(message as usize - 1).map(|(uid, _, _)| *uid))
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        let result = match (self.account.clone(), doomed.is_empty() && seen.is_empty()) {
             (_, true) | (None, _) => Ok(()),
             (Some(account), false) => {
                 let store = self.server.store.clone();
                 blocking(move || {
+                    if !seen.is_empty() {
+                        let flags = [mailstore::Flag::Seen].into_iter().collect();
+                        let inbox = MailboxName::inbox();
+                        store.store_flags(
+                            &account,
+                            &inbox,
+                            &seen,
+                            FlagOperation::Add,
+                            &flags,
+                            None,
+                        )?;
+                    }
+                    if doomed.is_empty() {
+                        return Ok(Vec::new());
+                    }
                     store.expunge(&account, &MailboxName::inbox(), Expunge::Uids(doomed))
                 })
                 .await
@@ -466,7 +494,12 @@ impl Handler<ServerSession> for Pop3Connection {
     async fn handle(&mut self, session: &mut ServerSession, event: Event) -> Result<(), OutOfTurn> {
         match event {
             Event::Login { credentials } => self.login(session, credentials).await,
-            Event::Retrieve { message, .. } => self.retrieve(session, message).await,
+            Event::Retrieve { message, top_lines } => {
+                if top_lines.is_none() {
+                    self.retrieved.push(message);
+                }
+                self.retrieve(session, message).await
+            }
             Event::MessageData { .. } => self.message_data(session).await,
             Event::Update { deleted } => self.update(session, deleted).await,
         }
