@@ -813,6 +813,36 @@ fn curl_retrieves_over_stls_and_lists_over_pop3s() {
 
 /// Runs fetchmail once against the STLS port with its own HOME (where `.fetchids`, its UIDL
 /// memory, lives), delivering each message to its own file in `out`.
+#[test]
+fn mail_programs_log_in_with_the_full_address() {
+    if !require("curl") {
+        return;
+    }
+    let mut server = Server::new(POP3_SECTION);
+    server.deliver(&dotted_message());
+    server.start();
+    let url = format!("pop3s://127.0.0.1:{}/", server.port("POP3", true));
+    let login = |user: &str| {
+        Command::new("curl")
+            .args(["--silent", "--max-time", "30", "--cacert"])
+            .arg(server.certificate())
+            .args(["--user", &format!("{user}:{PASSWORD}"), &url])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // The default local domain is the host name, "localhost".
+    let listed = login(&format!("{ACCOUNT}@localhost"));
+    assert!(listed.status.success(), "{listed:?}\n{}", server.log());
+    assert!(String::from_utf8_lossy(&listed.stdout).starts_with("1 "));
+    let elsewhere = login(&format!("{ACCOUNT}@elsewhere.example"));
+    assert_eq!(
+        elsewhere.status.code(),
+        Some(67),
+        "not a local domain: {elsewhere:?}"
+    );
+}
+
 fn fetchmail(server: &Server, home: &Path, out: &Path, keep: bool) -> (ExitStatus, String) {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt;

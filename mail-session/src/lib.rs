@@ -53,3 +53,8 @@ pub mod workers;
 
 pub use limits::{LimitExceeded, Limits};
 pub use session::{LoginRejection, OutOfTurn, OutputBuffer, Progress, Session, TlsMode};
+
+/// The rustls this crate is built with (its `ServerConfig` and `ClientConfig` are what
+/// [`tls`] builds and the servers and clients of the family take).
+#[cfg(feature = "tokio")]
+pub use rustls;

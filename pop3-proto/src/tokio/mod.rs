@@ -12,3 +12,7 @@ mod service;
 pub use client::{Client, ClientConfig, ClientError, Security};
 pub use poll::{poll_once, DirectorySink, MessageSink, PollConfig, PollReport, UidlMemory};
 pub use service::{Pop3Server, Pop3ServerBuilder, Pop3ServerConfig};
+
+/// The rustls this crate is built with, for the `ServerConfig` and `ClientConfig` its servers
+/// and clients take (or build them from PEM files with `mail_session::tls`).
+pub use rustls;

@@ -11,3 +11,7 @@ pub use client::{Client, ClientConfig, ClientError, Envelope, Security, Submitte
 pub use router::{RecipientRoute, Router, Smarthost, StoreRouter};
 pub use service::{SubmissionServer, SubmissionServerBuilder, SubmissionServerConfig};
 pub use spool::{BlockingSpoolReader, SpoolReader, SpooledMessage};
+
+/// The rustls this crate is built with, for the `ServerConfig` and `ClientConfig` its servers
+/// and clients take (or build them from PEM files with `mail_session::tls`).
+pub use rustls;
