@@ -32,6 +32,60 @@ pub trait Handler<S: Session> {
         session: &mut S,
         event: S::Event,
     ) -> impl Future<Output = Result<(), OutOfTurn>> + Send;
+
+    /// News from outside the connection that the session waits for next to the peer: new
+    /// mail for a session in IDLE, a change another session made. The driver awaits this
+    /// future only while the session needs input, together with the socket and the timers,
+    /// and drops it when something else comes first, so it must be cancel-safe (a
+    /// `tokio::sync::broadcast` or `watch` receive is). When it completes the driver calls
+    /// [`Handler::on_news`]. The default never completes.
+    fn news(&mut self) -> impl Future<Output = ()> + Send {
+        std::future::pending()
+    }
+
+    /// Tells the session about the news [`Handler::news`] announced (for example by queuing
+    /// the untagged responses it must send); the driver then asks the session for its next
+    /// step. The default does nothing.
+    fn on_news(&mut self, session: &mut S) -> impl Future<Output = Result<(), OutOfTurn>> + Send {
+        let _ = session;
+        async { Ok(()) }
+    }
+}
+
+/// Size of the one read buffer each runtime thread lends to the connections it drives.
+const READ_BUFFER: usize = 16 * 1024;
+
+thread_local! {
+    /// Lent for the length of one `poll_read`, never across an await: a connection that waits
+    /// for its peer holds no read buffer of its own.
+    static THREAD_READ_BUFFER: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0u8; READ_BUFFER].into_boxed_slice());
+}
+
+/// Polls one read of `io` into this thread's buffer and hands what arrived to `received`
+/// before the buffer is given back. `Ready(Ok(0))` is end of stream.
+fn poll_read_lent<T: AsyncRead + Unpin>(
+    io: &mut T,
+    cx: &mut Context<'_>,
+    received: &mut dyn FnMut(&[u8]),
+) -> Poll<io::Result<usize>> {
+    THREAD_READ_BUFFER.with(|buffer| {
+        let Ok(mut buffer) = buffer.try_borrow_mut() else {
+            // Only one poll runs on a thread at a time; should that ever not hold, read into a
+            // small buffer of the stack instead of failing.
+            let mut small = [0u8; 512];
+            let mut read = ReadBuf::new(&mut small);
+            return Pin::new(&mut *io).poll_read(cx, &mut read).map_ok(|()| {
+                received(read.filled());
+                read.filled().len()
+            });
+        };
+        let mut read = ReadBuf::new(&mut buffer[..]);
+        Pin::new(&mut *io).poll_read(cx, &mut read).map_ok(|()| {
+            received(read.filled());
+            read.filled().len()
+        })
+    })
 }
 
 /// A plain or TLS-wrapped TCP connection, swappable in place at STARTTLS.
@@ -252,7 +306,6 @@ where
     U: StartTls<T> + Send,
 {
     let mut read_ahead: Vec<u8> = Vec::new();
-    let mut buffer = vec![0u8; 16 * 1024];
     let mut peer_closed = false;
     let mut told_closed = false;
     let mut told_shutdown = false;
@@ -327,14 +380,21 @@ where
                         None => std::future::pending::<()>().await,
                     }
                 };
+                let read = poll_fn(|cx| {
+                    poll_read_lent(&mut io, cx, &mut |bytes| session.enqueue_input(bytes))
+                });
                 tokio::select! {
-                    read = tokio::io::AsyncReadExt::read(&mut io, &mut buffer) => match read {
+                    read = read => match read {
                         Ok(0) => peer_closed = true,
-                        Ok(n) => session.enqueue_input(&buffer[..n]),
+                        Ok(_) => {}
                         Err(error) if is_disconnect(&error) => peer_closed = true,
                         Err(error) => return Err(error),
                     },
                     () = sleep => session.handle_timeout(Instant::now()),
+                    () = handler.news() => handler
+                        .on_news(session)
+                        .await
+                        .map_err(io::Error::other)?,
                     changed = shutdown.changed(), if !told_shutdown => {
                         if changed.is_err() {
                             // The sender is gone: nobody can ask for shutdown any more.
@@ -365,7 +425,6 @@ async fn write_while_reading<T: AsyncRead + AsyncWrite + Unpin>(
     may_read: bool,
     peer_closed: &mut bool,
 ) -> io::Result<()> {
-    let mut scratch = [0u8; 8 * 1024];
     poll_fn(|cx| loop {
         while !output.is_empty() {
             match Pin::new(&mut *io).poll_write(cx, output) {
@@ -379,13 +438,9 @@ async fn write_while_reading<T: AsyncRead + AsyncWrite + Unpin>(
             return Poll::Ready(Ok(()));
         }
         if may_read && !*peer_closed && read_ahead.len() < READ_AHEAD_LIMIT {
-            let mut read = ReadBuf::new(&mut scratch);
-            match Pin::new(&mut *io).poll_read(cx, &mut read) {
-                Poll::Ready(Ok(())) if read.filled().is_empty() => *peer_closed = true,
-                Poll::Ready(Ok(())) => {
-                    read_ahead.extend_from_slice(read.filled());
-                    continue;
-                }
+            match poll_read_lent(io, cx, &mut |bytes| read_ahead.extend_from_slice(bytes)) {
+                Poll::Ready(Ok(0)) => *peer_closed = true,
+                Poll::Ready(Ok(_)) => continue,
                 Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
                 Poll::Pending => {}
             }
@@ -399,6 +454,7 @@ async fn write_while_reading<T: AsyncRead + AsyncWrite + Unpin>(
 mod tests {
     use super::*;
     use crate::line::{LineReader, LineStatus};
+    use std::time::Duration;
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
     /// Echoes each line upper-cased; `BIG` answers with a megabyte; `QUIT` closes.
@@ -504,6 +560,79 @@ mod tests {
             starttls_pending: false,
             seen: Vec::new(),
         }
+    }
+
+    /// Tells the session "NEWS n" whenever its watch channel changes, while it waits.
+    struct NewsHandler {
+        news: watch::Receiver<u32>,
+    }
+
+    impl Handler<Shout> for NewsHandler {
+        async fn handle(
+            &mut self,
+            session: &mut Shout,
+            event: ShoutEvent,
+        ) -> Result<(), OutOfTurn> {
+            ShoutHandler.handle(session, event).await
+        }
+
+        async fn news(&mut self) {
+            if self.news.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+
+        async fn on_news(&mut self, session: &mut Shout) -> Result<(), OutOfTurn> {
+            let news = *self.news.borrow_and_update();
+            session
+                .out
+                .writer()
+                .extend_from_slice(format!("NEWS {news}\r\n").as_bytes());
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn news_from_outside_reaches_a_waiting_session_at_once() {
+        let (client, server) = tokio::io::duplex(1024);
+        let (_stop, shutdown) = watch::channel(false);
+        let (publish, news) = watch::channel(0u32);
+        let task = tokio::spawn(async move {
+            let mut session = shout(None);
+            let mut handler = NewsHandler { news };
+            drive(&mut session, &mut handler, server, &mut NoTls, shutdown)
+                .await
+                .map(|(_, ended)| ended)
+        });
+        let (read, mut write) = tokio::io::split(client);
+        let mut lines = BufReader::new(read).lines();
+        write.write_all(b"hello\r\n").await.unwrap();
+        assert_eq!(lines.next_line().await.unwrap().unwrap(), "HELLO");
+        // The session now waits for its peer; news must not wait for the peer to speak.
+        publish.send_replace(7);
+        let pushed = tokio::time::timeout(Duration::from_secs(5), lines.next_line())
+            .await
+            .expect("the news was pushed without input from the peer");
+        assert_eq!(pushed.unwrap().unwrap(), "NEWS 7");
+        write.write_all(b"QUIT\r\n").await.unwrap();
+        assert_eq!(task.await.unwrap().unwrap(), Ended::Closed);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_connection_holds_no_read_buffer_of_its_own() {
+        let (_client, server) = tokio::io::duplex(1024);
+        let (_stop, shutdown) = watch::channel(false);
+        let mut session = shout(None);
+        let mut handler = ShoutHandler;
+        let mut upgrade = NoTls;
+        let future = drive(&mut session, &mut handler, server, &mut upgrade, shutdown);
+        // What a connection keeps while it waits is this future's state (the session and
+        // the transport apart): it holds no read or scratch buffer.
+        assert!(
+            std::mem::size_of_val(&future) < 2048,
+            "{} octets",
+            std::mem::size_of_val(&future)
+        );
     }
 
     #[tokio::test]
