@@ -6,7 +6,7 @@ pub fn ten_mib_message() -> Vec<u8> {
     let mut message = b"Subject: benchmark\r\nFrom: a@example.org\r\n\r\n".to_vec();
     let mut line = 0u32;
     while message.len() < 10 * 1024 * 1024 {
-        if line % 40 == 0 {
+        if line.is_multiple_of(40) {
             message.push(b'.');
         }
         message.extend_from_slice(
