@@ -26,10 +26,11 @@
 //!   `BODY=8BITMIME`: bare line ends and NUL) runs 0.54 instructions per octet, memmem 0.47,
 //!   the receiver with no line-end check 0.38: about the same work, but ours is a chain of
 //!   dependent vector operations on two loads where memmem's is short, so it retires fewer per
-//!   cycle. In CPU time on the development machine (AMD EPYC, AVX2, shared): checked 6.5 GiB/s,
-//!   no line-end check 8.1 GiB/s, memmem 13.8 GiB/s, [`DataReceiver::portable`] 4.7 GiB/s.
-//!   Measured by wall clock on a busy machine, where memory bandwidth is shared, the gap
-//!   narrows (0.6 to 0.7 of memmem), as outside testers found (0.72).
+//!   cycle. In CPU time on the development machine (AMD EPYC, AVX2, shared with other
+//!   builds): checked 6.5 GiB/s, no line-end check 8.1 GiB/s, memmem 13.8 GiB/s,
+//!   [`DataReceiver::portable`] 4.7 GiB/s; criterion in a quieter moment: 13.5, 21.5 and
+//!   25.5 GiB/s. So about half of memmem with the default checks and 0.6 to 0.85 without the
+//!   line-end check; the 0.72 that outside testers found lies between.
 //! - **What would close it:** deriving the previous-octet vector from the block already loaded
 //!   (a lane permute and `alignr`) instead of a second, line-crossing load, and judging the
 //!   line-end pairs only in blocks that hold a `CR` or an `LF` at all (one compare and
