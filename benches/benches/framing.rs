@@ -33,7 +33,7 @@ fn message() -> Vec<u8> {
         for _ in 0..length {
             out.push(b"abcdefghijklmnopqrstuvwxyz0123456789     "[(next() % 41) as usize]);
         }
-        if line % 32 == 0 {
+        if line.is_multiple_of(32) {
             out[start] = b'.';
         }
         out.extend_from_slice(b"\r\n");

@@ -57,12 +57,11 @@ fuzz_target!(|data: &[u8]| {
     } else {
         Role::Client
     };
-    let options = FramerOptions {
-        max_line_length: 8 + usize::from(*limit % 64),
-        max_literal_size: 1 + u64::from(*limit) * 4,
-        max_inline_literal: u64::from(*limit % 32),
-        max_message_length: 64 + usize::from(*limit),
-    };
+    let options = FramerOptions::default()
+        .with_max_line_length(8 + usize::from(*limit % 64))
+        .with_max_literal_size(1 + u64::from(*limit) * 4)
+        .with_max_inline_literal(u64::from(*limit % 32))
+        .with_max_message_length(64 + usize::from(*limit));
     let whole = events(role, options, std::iter::once(stream));
     let split = events(role, options, stream.chunks(1 + usize::from(*chunk % 16)));
     assert_eq!(split, whole);

@@ -9,12 +9,11 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let _ = parse::response(data, &ResponseOptions::strict());
     let _ = parse::response(data, &ResponseOptions::tolerant());
-    let options = FramerOptions {
-        max_line_length: 256,
-        max_literal_size: 4096,
-        max_inline_literal: 64,
-        max_message_length: 1024,
-    };
+    let options = FramerOptions::default()
+        .with_max_line_length(256)
+        .with_max_literal_size(4096)
+        .with_max_inline_literal(64)
+        .with_max_message_length(1024);
     let mut framer = Framer::new(Role::Client, options);
     let mut input = data;
     loop {

@@ -58,6 +58,7 @@ pub struct LiteralAnnouncement {
 
 /// Limits of the framer. [`FramerOptions::default`] follows [`mail_session::Limits::imap`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FramerOptions {
     /// Longest line part, CRLF included (64 KiB: Dovecot's `imap_max_line_length`).
     pub max_line_length: usize,
@@ -68,6 +69,40 @@ pub struct FramerOptions {
     pub max_inline_literal: u64,
     /// Longest message held for parsing: line parts plus inline literals (1 MiB).
     pub max_message_length: usize,
+}
+
+impl FramerOptions {
+    /// With another [`FramerOptions::max_line_length`].
+    ///
+    /// ```
+    /// use imap4_proto::framing::FramerOptions;
+    /// let options = FramerOptions::default()
+    ///     .with_max_line_length(8 * 1024)
+    ///     .with_max_literal_size(10 << 20);
+    /// assert_eq!(options.max_line_length, 8 * 1024);
+    /// ```
+    pub const fn with_max_line_length(mut self, octets: usize) -> Self {
+        self.max_line_length = octets;
+        self
+    }
+
+    /// With another [`FramerOptions::max_literal_size`].
+    pub const fn with_max_literal_size(mut self, octets: u64) -> Self {
+        self.max_literal_size = octets;
+        self
+    }
+
+    /// With another [`FramerOptions::max_inline_literal`].
+    pub const fn with_max_inline_literal(mut self, octets: u64) -> Self {
+        self.max_inline_literal = octets;
+        self
+    }
+
+    /// With another [`FramerOptions::max_message_length`].
+    pub const fn with_max_message_length(mut self, octets: usize) -> Self {
+        self.max_message_length = octets;
+        self
+    }
 }
 
 impl Default for FramerOptions {

@@ -84,6 +84,18 @@
 //! }
 //! assert_eq!(body, b"Hello World");
 //! ```
+//!
+//! # Stability
+//! Every enum that an extension RFC can grow is `#[non_exhaustive]`: commands and response
+//! data ([`types::CommandBody`], [`types::Data`]), response codes, FETCH attributes and data
+//! items, section texts and FETCH modifiers, search keys and ESEARCH options and data, flags
+//! and mailbox attributes, STATUS attributes, SELECT parameters, LIST selection and return
+//! options, the encoder's fragments and literal policies, and the error kinds. Match them with
+//! a `_` arm. Enums that the grammar closes are not: the status kinds, a response's three
+//! forms, sequence numbers and ranges, `+FLAGS`/`-FLAGS`, the framer's frames. The option
+//! structs ([`parse::CommandOptions`], [`parse::ResponseOptions`],
+//! [`framing::FramerOptions`]) are `#[non_exhaustive]` too: start from `default()` (or
+//! `strict()` / `tolerant()`) and change fields or chain the `with_` methods.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

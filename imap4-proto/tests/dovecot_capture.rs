@@ -140,6 +140,7 @@ impl Client {
                     }
                 }
                 Fragment::StreamedLiteral { .. } => unreachable!("inline payloads only"),
+                other => unreachable!("fragment this test does not send: {other:?}"),
             }
         }
         if matches!(command.body, CommandBody::Idle) {

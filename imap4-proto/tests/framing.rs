@@ -50,12 +50,11 @@ fn events(role: Role, options: FramerOptions, chunks: &[&[u8]]) -> (Vec<Event>, 
 }
 
 fn small() -> FramerOptions {
-    FramerOptions {
-        max_line_length: 64,
-        max_literal_size: 1000,
-        max_inline_literal: 16,
-        max_message_length: 256,
-    }
+    FramerOptions::default()
+        .with_max_line_length(64)
+        .with_max_literal_size(1000)
+        .with_max_inline_literal(16)
+        .with_max_message_length(256)
 }
 
 #[test]

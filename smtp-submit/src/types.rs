@@ -65,6 +65,13 @@ impl LocalPart {
         Ok(LocalPart(text))
     }
 
+    /// A text the command parser has already checked: a `Dot-string`, or a `Quoted-string`'s
+    /// content, of at most [`LocalPart::MAX_LENGTH`] octets.
+    pub(crate) fn from_parsed(text: String) -> LocalPart {
+        debug_assert!(Self::check(&text).is_ok());
+        LocalPart(text)
+    }
+
     fn check(text: &str) -> Result<(), InvalidValue> {
         if text.len() > 1000 {
             return Err(invalid("Local-part", "longer than a command line"));

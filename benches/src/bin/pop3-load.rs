@@ -726,7 +726,7 @@ async fn session(
     }
     lap(2, &mut times);
     for (number, _) in listing {
-        let verify = next_random(rng) % verify_every == 0;
+        let verify = next_random(rng).is_multiple_of(verify_every);
         let mut sink = Sink {
             bytes: 0,
             capture: verify.then(Vec::new),

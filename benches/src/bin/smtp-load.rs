@@ -224,7 +224,7 @@ fn make_message(size: usize, to: &str) -> Vec<u8> {
     .into_bytes();
     let mut line = 0u32;
     while message.len() < size {
-        let text = if line % 10 == 0 {
+        let text = if line.is_multiple_of(10) {
             format!(".{line} a dot-led line of the load message body, padded out\r\n")
         } else {
             format!("{line} the quick brown fox jumps over the lazy dog, again\r\n")

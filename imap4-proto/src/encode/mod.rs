@@ -33,6 +33,7 @@ pub use response::response;
 
 /// A piece of an encoded message.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Fragment {
     /// Octets to send.
     Data(Vec<u8>),
@@ -50,6 +51,7 @@ pub enum Fragment {
 
 /// Which literals a client may send without waiting (RFC 7888).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LiteralPolicy {
     /// `{n}` and wait for `+`: what every server accepts.
     Sync,

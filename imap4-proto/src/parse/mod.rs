@@ -21,6 +21,7 @@ use crate::types::{Command, Response};
 
 /// Limits of the command parser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CommandOptions {
     /// Deepest nesting of search keys (`NOT`, `OR`, parentheses); 64 by default, as
     /// [`mail_session::Limits::imap`].
@@ -35,10 +36,24 @@ impl Default for CommandOptions {
     }
 }
 
+impl CommandOptions {
+    /// With another nesting limit.
+    ///
+    /// ```
+    /// let options = imap4_proto::parse::CommandOptions::default().with_max_nesting_depth(8);
+    /// assert_eq!(options.max_nesting_depth, 8);
+    /// ```
+    pub const fn with_max_nesting_depth(mut self, depth: usize) -> Self {
+        self.max_nesting_depth = depth;
+        self
+    }
+}
+
 /// How the response parser treats malformed responses that real servers send. Everything is
 /// off by default ([`ResponseOptions::strict`]); [`ResponseOptions::tolerant`] turns every
 /// workaround on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ResponseOptions {
     /// Deepest nesting of body structures and extension data; 64 by default.
     pub max_nesting_depth: usize,
@@ -54,7 +69,7 @@ pub struct ResponseOptions {
     pub trailing_space: bool,
     /// Read `NIL` as `""` where BODYSTRUCTURE requires a string (media type, subtype,
     /// parameter values, encoding), and accept an empty parameter list `()`: Mail.ru's
-    /// `("boundary" NIL)` and similar (imap-codec#291, #650; LESSONS.md).
+    /// `("boundary" NIL)` and similar (imap-codec#291 and #650).
     pub nil_as_empty_string: bool,
     /// Accept INTERNALDATE with a one-digit day and no padding, `"8-Mar-2023 12:16:47
     /// +0800"` (apple/swift-nio-imap#735), and keep any other malformed one, such as
@@ -73,6 +88,43 @@ impl ResponseOptions {
             nil_as_empty_string: false,
             lenient_dates: false,
         }
+    }
+
+    /// With another nesting limit.
+    pub const fn with_max_nesting_depth(mut self, depth: usize) -> Self {
+        self.max_nesting_depth = depth;
+        self
+    }
+
+    /// With [`ResponseOptions::missing_text`] on or off.
+    ///
+    /// ```
+    /// use imap4_proto::parse::{self, ResponseOptions};
+    /// let icloud = ResponseOptions::strict().with_missing_text(true);
+    /// assert!(parse::response(b"* BYE", &icloud).is_ok());
+    /// assert!(parse::response(b"* BYE", &ResponseOptions::strict()).is_err());
+    /// ```
+    pub const fn with_missing_text(mut self, on: bool) -> Self {
+        self.missing_text = on;
+        self
+    }
+
+    /// With [`ResponseOptions::trailing_space`] on or off.
+    pub const fn with_trailing_space(mut self, on: bool) -> Self {
+        self.trailing_space = on;
+        self
+    }
+
+    /// With [`ResponseOptions::nil_as_empty_string`] on or off.
+    pub const fn with_nil_as_empty_string(mut self, on: bool) -> Self {
+        self.nil_as_empty_string = on;
+        self
+    }
+
+    /// With [`ResponseOptions::lenient_dates`] on or off.
+    pub const fn with_lenient_dates(mut self, on: bool) -> Self {
+        self.lenient_dates = on;
+        self
     }
 
     /// Every workaround on.

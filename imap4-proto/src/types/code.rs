@@ -7,6 +7,7 @@ use super::sequence::SequenceSet;
 /// `resp-text-code` (RFC 3501 section 9, RFC 9051 section 9; UIDPLUS RFC 4315, CONDSTORE and
 /// QRESYNC RFC 7162, COMPRESS RFC 4978, LITERAL- RFC 7888 via `TOOBIG`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ResponseCode {
     /// `ALERT`.
     Alert,

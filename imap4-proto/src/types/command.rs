@@ -21,6 +21,7 @@ pub struct Command {
 
 /// SELECT and EXAMINE parameters (RFC 7162 section 3.1.2.1 and 3.2.5).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SelectParameter {
     /// `CONDSTORE`.
     CondStore,
@@ -39,6 +40,7 @@ pub enum SelectParameter {
 
 /// LIST selection options (RFC 5258 section 6, RFC 6154 `SPECIAL-USE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ListSelectOption {
     /// `SUBSCRIBED`.
     Subscribed,
@@ -54,6 +56,7 @@ pub enum ListSelectOption {
 
 /// LIST return options (RFC 5258, RFC 5819 `STATUS`, RFC 6154 `SPECIAL-USE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ListReturnOption {
     /// `SUBSCRIBED`.
     Subscribed,

@@ -20,7 +20,8 @@ impl Date {
         if !(1..=9999).contains(&year) || !(1..=12).contains(&month) {
             return Err(InvalidValue::new("date", "year or month out of range"));
         }
-        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        let leap =
+            (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
         let days = match month {
             2 if leap => 29,
             2 => 28,

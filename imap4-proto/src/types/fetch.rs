@@ -10,6 +10,7 @@ use super::flag::Flag;
 /// `section-msgtext = "HEADER" / "HEADER.FIELDS" [".NOT"] SP header-list / "TEXT"`,
 /// `section-text = section-msgtext / "MIME"` (RFC 3501 section 9).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SectionText {
     /// `HEADER`.
     Header,
@@ -41,6 +42,7 @@ pub struct Section {
 ///
 /// `fetch-att` (RFC 3501 section 9; BINARY from RFC 9051, MODSEQ from RFC 7162).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum FetchAttribute {
     /// `ENVELOPE`.
     Envelope,
@@ -110,6 +112,7 @@ pub enum FetchItems {
 
 /// FETCH modifiers: `fetch-modifier = chgsince-fetch-mod / vanished-fetch-mod` (RFC 7162).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum FetchModifier {
     /// `CHANGEDSINCE mod-sequence-value`.
     ChangedSince(u64),
@@ -134,6 +137,7 @@ pub enum Payload {
 ///
 /// `msg-att` (RFC 3501 section 9; BINARY from RFC 9051, MODSEQ from RFC 7162).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MessageDataItem {
     /// `ENVELOPE`.
     Envelope(Box<Envelope>),

@@ -8,6 +8,7 @@ use super::core::Atom;
 /// flag-extension`, `flag-keyword = atom`, `flag-extension = "\" atom` (RFC 3501 section 9).
 /// System flags are matched without regard to case.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Flag {
     /// `\Answered`.
     Answered,
@@ -55,6 +56,7 @@ pub enum StoreMode {
 /// `\HasNoChildren` (RFC 3348), `\NonExistent`, `\Subscribed`, `\Remote` (RFC 5258), and the
 /// special-use attributes of RFC 6154. Matched without regard to case.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum MailboxAttribute {
     /// `\Noinferiors`.
     NoInferiors,

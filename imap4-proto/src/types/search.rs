@@ -11,6 +11,7 @@ use super::sequence::SequenceSet;
 /// matched without regard to case. Nesting through `NOT`, `OR` and parentheses is bounded by
 /// the parser's depth limit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SearchKey {
     /// `ALL`.
     All,
@@ -97,6 +98,7 @@ pub enum SearchKey {
 
 /// `search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT" / "SAVE"` (RFC 4731, RFC 9051).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SearchReturnOption {
     /// `MIN`.
     Min,
@@ -112,6 +114,7 @@ pub enum SearchReturnOption {
 
 /// `search-return-data` of an ESEARCH response (RFC 4731, RFC 7162 for MODSEQ).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SearchReturnData {
     /// `MIN nz-number`.
     Min(NonZero),

@@ -3,6 +3,7 @@
 /// `status-att` (RFC 3501 section 9, RFC 9051 adds `SIZE` and `DELETED`, RFC 7162
 /// `HIGHESTMODSEQ`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum StatusAttribute {
     /// `MESSAGES`.
     Messages,
