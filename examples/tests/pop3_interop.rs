@@ -92,12 +92,12 @@ fn big_message() -> Vec<u8> {
     while message.len() < 3_000_000 {
         number += 1;
         let mut line = Vec::new();
-        if number % 9 == 0 {
+        if number.is_multiple_of(9) {
             line.push(b'.');
         }
         line.extend_from_slice(format!("line {number:07} ").as_bytes());
         line.extend(std::iter::repeat_n(b"xyz"[number % 3], number % 61));
-        if number % 5 == 0 {
+        if number.is_multiple_of(5) {
             line.extend_from_slice(b" \xe4\xf6\xfc\xdf");
         }
         line.extend_from_slice(b"\r\n");
