@@ -22,8 +22,8 @@
 //! - [`sasl`]: SASL PLAIN and LOGIN, server and client side, with `*` cancel;
 //! - [`login_delay`]: a growing, per-address delay after failed logins (time passed in);
 //! - [`mutf7`]: modified UTF-7 mailbox names (RFC 3501 5.1.3), used by IMAP4 and the Maildir store;
-//! - with the `tokio` feature, [`driver`] (the one generic adapter loop), [`tls`] (rustls set-up
-//!   and a first-start self-signed certificate), [`listener`] (the accept loop with a
+//! - with the `tokio` feature, [`driver`] (the one generic adapter loop), [`tls`] (rustls set-up;
+//!   with the `self-signed` feature, rcgen and a first-start self-signed certificate), [`listener`] (the accept loop with a
 //!   connection limit and graceful shutdown) and [`workers`] (a per-core thread pool that
 //!   bounds password hashing).
 //!

@@ -13,11 +13,9 @@
 //! normal verifying rustls client with the one certificate as its root: nothing here turns
 //! verification off.
 
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -48,6 +46,7 @@ pub enum TlsSetupError {
     #[error("TLS configuration: {0}")]
     Rustls(#[from] rustls::Error),
     /// rcgen could not make a certificate.
+    #[cfg(feature = "self-signed")]
     #[error("certificate generation: {0}")]
     Generate(#[from] rcgen::Error),
     /// One of the certificate and the key exists and the other does not: no pair is made,
@@ -107,266 +106,285 @@ pub fn server_config(
     Ok(Arc::new(config))
 }
 
-/// How long a self-signed certificate made by [`ensure_self_signed`] is valid: about a year.
-pub const SELF_SIGNED_VALIDITY: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+#[cfg(feature = "self-signed")]
+pub use self_signed::*;
 
-/// A self-signed certificate made here is renewed at start when it expires within this
-/// time: 30 days.
-pub const RENEW_BEFORE: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+/// Making and renewing a self-signed pair (feature `self-signed`: rcgen).
+#[cfg(feature = "self-signed")]
+mod self_signed {
+    use super::*;
+    use std::fs;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// What [`ensure_self_signed_at`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SelfSigned {
-    /// Both files exist and are kept as they are.
-    Kept,
-    /// Neither existed: a new key and a certificate were made.
-    Made,
-    /// The certificate was one made here that expires within [`RENEW_BEFORE`] (or named
-    /// other names): a new certificate for the same key replaced it.
-    Renewed,
-}
+    /// How long a self-signed certificate made by [`ensure_self_signed`] is valid: about a year.
+    pub const SELF_SIGNED_VALIDITY: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
-/// [`ensure_self_signed_at`] with the system clock's time; true when it made or renewed the
-/// certificate.
-pub fn ensure_self_signed(
-    certificate: &Path,
-    private_key: &Path,
-    names: &[String],
-) -> Result<bool, TlsSetupError> {
-    let done = ensure_self_signed_at(certificate, private_key, names, SystemTime::now())?;
-    Ok(done != SelfSigned::Kept)
-}
+    /// A self-signed certificate made here is renewed at start when it expires within this
+    /// time: 30 days.
+    pub const RENEW_BEFORE: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
-/// Makes a self-signed certificate for `names` (the first is also its common name), valid
-/// from a day before `now` for [`SELF_SIGNED_VALIDITY`], at `certificate`, with a new key at
-/// `private_key` (created with mode 0600, never over an existing file), when neither file
-/// exists. With both present it keeps them, unless the certificate is one this function made
-/// (it leaves a note beside it, `<certificate>.self-signed`) that expires within
-/// [`RENEW_BEFORE`] of `now` or was made for other `names`: then it makes a new certificate
-/// for the same key (and makes that key's mode 0600). With only one of the two present it refuses
-/// ([`TlsSetupError::Incomplete`]).
-pub fn ensure_self_signed_at(
-    certificate: &Path,
-    private_key: &Path,
-    names: &[String],
-    now: SystemTime,
-) -> Result<SelfSigned, TlsSetupError> {
-    match (exists(certificate)?, exists(private_key)?) {
-        (false, false) => {
-            let key_pair = rcgen::KeyPair::generate()?;
-            let (pem, note) = self_signed_pem(&key_pair, names, now)?;
-            write_new_file(private_key, key_pair.serialize_pem().as_bytes(), KEY_MODE)?;
-            write_new_file(certificate, pem.as_bytes(), CERTIFICATE_MODE)?;
-            replace_file(&note_path(certificate), note.as_bytes(), CERTIFICATE_MODE)?;
-            Ok(SelfSigned::Made)
-        }
-        (true, false) => Err(TlsSetupError::Incomplete {
-            present: certificate.to_owned(),
-            missing: private_key.to_owned(),
-        }),
-        (false, true) => Err(TlsSetupError::Incomplete {
-            present: private_key.to_owned(),
-            missing: certificate.to_owned(),
-        }),
-        (true, true) => {
-            if !needs_renewal(certificate, names, now)? {
-                return Ok(SelfSigned::Kept);
+    /// What [`ensure_self_signed_at`] did.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    #[non_exhaustive]
+    pub enum SelfSigned {
+        /// Both files exist and are kept as they are.
+        Kept,
+        /// Neither existed: a new key and a certificate were made.
+        Made,
+        /// The certificate was one made here that expires within [`RENEW_BEFORE`] (or named
+        /// other names): a new certificate for the same key replaced it.
+        Renewed,
+    }
+
+    /// [`ensure_self_signed_at`] with the system clock's time; true when it made or renewed the
+    /// certificate.
+    pub fn ensure_self_signed(
+        certificate: &Path,
+        private_key: &Path,
+        names: &[String],
+    ) -> Result<bool, TlsSetupError> {
+        let done = ensure_self_signed_at(certificate, private_key, names, SystemTime::now())?;
+        Ok(done != SelfSigned::Kept)
+    }
+
+    /// Makes a self-signed certificate for `names` (the first is also its common name), valid
+    /// from a day before `now` for [`SELF_SIGNED_VALIDITY`], at `certificate`, with a new key at
+    /// `private_key` (created with mode 0600, never over an existing file), when neither file
+    /// exists. With both present it keeps them, unless the certificate is one this function made
+    /// (it leaves a note beside it, `<certificate>.self-signed`) that expires within
+    /// [`RENEW_BEFORE`] of `now` or was made for other `names`: then it makes a new certificate
+    /// for the same key (and makes that key's mode 0600). With only one of the two present it refuses
+    /// ([`TlsSetupError::Incomplete`]).
+    pub fn ensure_self_signed_at(
+        certificate: &Path,
+        private_key: &Path,
+        names: &[String],
+        now: SystemTime,
+    ) -> Result<SelfSigned, TlsSetupError> {
+        match (exists(certificate)?, exists(private_key)?) {
+            (false, false) => {
+                let key_pair = rcgen::KeyPair::generate()?;
+                let (pem, note) = self_signed_pem(&key_pair, names, now)?;
+                write_new_file(private_key, key_pair.serialize_pem().as_bytes(), KEY_MODE)?;
+                write_new_file(certificate, pem.as_bytes(), CERTIFICATE_MODE)?;
+                replace_file(&note_path(certificate), note.as_bytes(), CERTIFICATE_MODE)?;
+                Ok(SelfSigned::Made)
             }
-            let key_pem = fs::read_to_string(private_key).map_err(|source| TlsSetupError::Io {
-                path: private_key.to_owned(),
-                source,
-            })?;
-            let key_pair = rcgen::KeyPair::from_pem(&key_pem)?;
-            let (pem, note) = self_signed_pem(&key_pair, names, now)?;
-            replace_file(certificate, pem.as_bytes(), CERTIFICATE_MODE)?;
-            replace_file(&note_path(certificate), note.as_bytes(), CERTIFICATE_MODE)?;
-            // The key is ours too: older versions left it as the umask made it.
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                fs::set_permissions(private_key, fs::Permissions::from_mode(KEY_MODE)).map_err(
-                    |source| TlsSetupError::Io {
+            (true, false) => Err(TlsSetupError::Incomplete {
+                present: certificate.to_owned(),
+                missing: private_key.to_owned(),
+            }),
+            (false, true) => Err(TlsSetupError::Incomplete {
+                present: private_key.to_owned(),
+                missing: certificate.to_owned(),
+            }),
+            (true, true) => {
+                if !needs_renewal(certificate, names, now)? {
+                    return Ok(SelfSigned::Kept);
+                }
+                let key_pem =
+                    fs::read_to_string(private_key).map_err(|source| TlsSetupError::Io {
                         path: private_key.to_owned(),
                         source,
-                    },
-                )?;
-            }
-            Ok(SelfSigned::Renewed)
-        }
-    }
-}
-
-const KEY_MODE: u32 = 0o600;
-const CERTIFICATE_MODE: u32 = 0o644;
-/// The subject rcgen's `generate_simple_self_signed` gives, as older versions of this module
-/// made their certificates (valid 1975 to 4096, without a note): renewed like ours.
-const OLD_RCGEN_SUBJECT: &[u8] = b"rcgen self signed cert";
-const DAY_SECS: u64 = 24 * 60 * 60;
-
-fn exists(path: &Path) -> Result<bool, TlsSetupError> {
-    path.try_exists().map_err(|source| TlsSetupError::Io {
-        path: path.to_owned(),
-        source,
-    })
-}
-
-/// The note beside a certificate made here.
-fn note_path(certificate: &Path) -> PathBuf {
-    let mut name = certificate
-        .file_name()
-        .map(|name| name.to_os_string())
-        .unwrap_or_default();
-    name.push(".self-signed");
-    certificate.with_file_name(name)
-}
-
-/// Whether the certificate at `certificate` is one made here that expires within
-/// [`RENEW_BEFORE`] of `now` or names other names than `names`.
-fn needs_renewal(
-    certificate: &Path,
-    names: &[String],
-    now: SystemTime,
-) -> Result<bool, TlsSetupError> {
-    match fs::read_to_string(note_path(certificate)) {
-        Ok(note) => {
-            let mut not_after = None;
-            let mut noted_names = Vec::new();
-            for line in note.lines() {
-                if let Some(secs) = line.strip_prefix("not_after ") {
-                    not_after = secs.trim().parse::<u64>().ok();
-                } else if let Some(name) = line.strip_prefix("name ") {
-                    noted_names.push(name.trim().to_string());
+                    })?;
+                let key_pair = rcgen::KeyPair::from_pem(&key_pem)?;
+                let (pem, note) = self_signed_pem(&key_pair, names, now)?;
+                replace_file(certificate, pem.as_bytes(), CERTIFICATE_MODE)?;
+                replace_file(&note_path(certificate), note.as_bytes(), CERTIFICATE_MODE)?;
+                // The key is ours too: older versions left it as the umask made it.
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    fs::set_permissions(private_key, fs::Permissions::from_mode(KEY_MODE))
+                        .map_err(|source| TlsSetupError::Io {
+                            path: private_key.to_owned(),
+                            source,
+                        })?;
                 }
+                Ok(SelfSigned::Renewed)
             }
-            let Some(not_after) = not_after else {
-                return Ok(true);
-            };
-            let expires = UNIX_EPOCH + Duration::from_secs(not_after);
-            Ok(now + RENEW_BEFORE >= expires || noted_names != names)
         }
-        Err(error) if error.kind() == io::ErrorKind::NotFound => {
-            // No note: made elsewhere (kept), or by an older version of this module.
-            let certificates = load_certificates(certificate)?;
-            Ok(certificates.len() == 1
-                && memchr::memmem::find(certificates[0].as_ref(), OLD_RCGEN_SUBJECT).is_some())
-        }
-        Err(source) => Err(TlsSetupError::Io {
-            path: note_path(certificate),
+    }
+
+    pub(super) const KEY_MODE: u32 = 0o600;
+    pub(super) const CERTIFICATE_MODE: u32 = 0o644;
+    /// The subject rcgen's `generate_simple_self_signed` gives, as older versions of this module
+    /// made their certificates (valid 1975 to 4096, without a note): renewed like ours.
+    pub(super) const OLD_RCGEN_SUBJECT: &[u8] = b"rcgen self signed cert";
+    pub(super) const DAY_SECS: u64 = 24 * 60 * 60;
+
+    pub(super) fn exists(path: &Path) -> Result<bool, TlsSetupError> {
+        path.try_exists().map_err(|source| TlsSetupError::Io {
+            path: path.to_owned(),
             source,
-        }),
+        })
     }
-}
 
-/// A self-signed certificate (PEM) for `names` with `key_pair`, valid from the day before
-/// `now` for [`SELF_SIGNED_VALIDITY`], and the note that records it.
-fn self_signed_pem(
-    key_pair: &rcgen::KeyPair,
-    names: &[String],
-    now: SystemTime,
-) -> Result<(String, String), TlsSetupError> {
-    let today = now
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs() / DAY_SECS);
-    let first_day = today.saturating_sub(1);
-    let last_day = today + SELF_SIGNED_VALIDITY.as_secs() / DAY_SECS;
-    let mut params = rcgen::CertificateParams::new(names.to_vec())?;
-    if let Some(name) = names.first() {
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name.as_str());
+    /// The note beside a certificate made here.
+    pub(super) fn note_path(certificate: &Path) -> PathBuf {
+        let mut name = certificate
+            .file_name()
+            .map(|name| name.to_os_string())
+            .unwrap_or_default();
+        name.push(".self-signed");
+        certificate.with_file_name(name)
     }
-    let (year, month, day) = date_of_day(first_day);
-    params.not_before = rcgen::date_time_ymd(year, month, day);
-    let (year, month, day) = date_of_day(last_day);
-    params.not_after = rcgen::date_time_ymd(year, month, day);
-    let certificate = params.self_signed(key_pair)?;
-    let mut note = format!(
-        "# Made by mail-server at start: renewed at start when it expires within {} days.\n\
-         not_after {}\n",
-        RENEW_BEFORE.as_secs() / DAY_SECS,
-        last_day * DAY_SECS
-    );
-    for name in names {
-        note.push_str(&format!("name {name}\n"));
+
+    /// Whether the certificate at `certificate` is one made here that expires within
+    /// [`RENEW_BEFORE`] of `now` or names other names than `names`.
+    pub(super) fn needs_renewal(
+        certificate: &Path,
+        names: &[String],
+        now: SystemTime,
+    ) -> Result<bool, TlsSetupError> {
+        match fs::read_to_string(note_path(certificate)) {
+            Ok(note) => {
+                let mut not_after = None;
+                let mut noted_names = Vec::new();
+                for line in note.lines() {
+                    if let Some(secs) = line.strip_prefix("not_after ") {
+                        not_after = secs.trim().parse::<u64>().ok();
+                    } else if let Some(name) = line.strip_prefix("name ") {
+                        noted_names.push(name.trim().to_string());
+                    }
+                }
+                let Some(not_after) = not_after else {
+                    return Ok(true);
+                };
+                let expires = UNIX_EPOCH + Duration::from_secs(not_after);
+                Ok(now + RENEW_BEFORE >= expires || noted_names != names)
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                // No note: made elsewhere (kept), or by an older version of this module.
+                let certificates = load_certificates(certificate)?;
+                Ok(certificates.len() == 1
+                    && memchr::memmem::find(certificates[0].as_ref(), OLD_RCGEN_SUBJECT).is_some())
+            }
+            Err(source) => Err(TlsSetupError::Io {
+                path: note_path(certificate),
+                source,
+            }),
+        }
     }
-    Ok((certificate.pem(), note))
-}
 
-/// Year, month and day of day `days` since 1970-01-01 (years kept within 1..=9999).
-fn date_of_day(days: u64) -> (i32, u8, u8) {
-    // Howard Hinnant's civil_from_days.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    match yoe + era * 400 + i64::from(month <= 2) {
-        year @ 1..=9999 => (year as i32, month, day),
-        ..=0 => (1, 1, 1),
-        _ => (9999, 12, 31),
+    /// A self-signed certificate (PEM) for `names` with `key_pair`, valid from the day before
+    /// `now` for [`SELF_SIGNED_VALIDITY`], and the note that records it.
+    pub(super) fn self_signed_pem(
+        key_pair: &rcgen::KeyPair,
+        names: &[String],
+        now: SystemTime,
+    ) -> Result<(String, String), TlsSetupError> {
+        let today = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs() / DAY_SECS);
+        let first_day = today.saturating_sub(1);
+        let last_day = today + SELF_SIGNED_VALIDITY.as_secs() / DAY_SECS;
+        let mut params = rcgen::CertificateParams::new(names.to_vec())?;
+        if let Some(name) = names.first() {
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, name.as_str());
+        }
+        let (year, month, day) = date_of_day(first_day);
+        params.not_before = rcgen::date_time_ymd(year, month, day);
+        let (year, month, day) = date_of_day(last_day);
+        params.not_after = rcgen::date_time_ymd(year, month, day);
+        let certificate = params.self_signed(key_pair)?;
+        let mut note = format!(
+            "# Made by mail-server at start: renewed at start when it expires within {} days.\n\
+             not_after {}\n",
+            RENEW_BEFORE.as_secs() / DAY_SECS,
+            last_day * DAY_SECS
+        );
+        for name in names {
+            note.push_str(&format!("name {name}\n"));
+        }
+        Ok((certificate.pem(), note))
     }
-}
 
-/// Writes a file that must not exist yet (never over another), with `mode`.
-fn write_new_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), TlsSetupError> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    write_with(path, contents, mode, options)
-}
+    /// Year, month and day of day `days` since 1970-01-01 (years kept within 1..=9999).
+    pub(super) fn date_of_day(days: u64) -> (i32, u8, u8) {
+        // Howard Hinnant's civil_from_days.
+        let z = days as i64 + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+        match yoe + era * 400 + i64::from(month <= 2) {
+            year @ 1..=9999 => (year as i32, month, day),
+            ..=0 => (1, 1, 1),
+            _ => (9999, 12, 31),
+        }
+    }
 
-/// Replaces a file whole: written beside it, then renamed over it.
-fn replace_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), TlsSetupError> {
-    let mut temporary_name = path
-        .file_name()
-        .map(|name| name.to_os_string())
-        .unwrap_or_default();
-    temporary_name.push(format!(".{}.tmp", std::process::id()));
-    let temporary = path.with_file_name(temporary_name);
-    let _ = fs::remove_file(&temporary);
-    write_new_file(&temporary, contents, mode)?;
-    fs::rename(&temporary, path).map_err(|source| TlsSetupError::Io {
-        path: path.to_owned(),
-        source,
-    })
-}
+    /// Writes a file that must not exist yet (never over another), with `mode`.
+    pub(super) fn write_new_file(
+        path: &Path,
+        contents: &[u8],
+        mode: u32,
+    ) -> Result<(), TlsSetupError> {
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        write_with(path, contents, mode, options)
+    }
 
-fn write_with(
-    path: &Path,
-    contents: &[u8],
-    mode: u32,
-    mut options: fs::OpenOptions,
-) -> Result<(), TlsSetupError> {
-    let io_error = |source| TlsSetupError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    if let Some(parent) = path
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-    {
-        let mut folder = fs::DirBuilder::new();
-        folder.recursive(true);
+    /// Replaces a file whole: written beside it, then renamed over it.
+    pub(super) fn replace_file(
+        path: &Path,
+        contents: &[u8],
+        mode: u32,
+    ) -> Result<(), TlsSetupError> {
+        let mut temporary_name = path
+            .file_name()
+            .map(|name| name.to_os_string())
+            .unwrap_or_default();
+        temporary_name.push(format!(".{}.tmp", std::process::id()));
+        let temporary = path.with_file_name(temporary_name);
+        let _ = fs::remove_file(&temporary);
+        write_new_file(&temporary, contents, mode)?;
+        fs::rename(&temporary, path).map_err(|source| TlsSetupError::Io {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    pub(super) fn write_with(
+        path: &Path,
+        contents: &[u8],
+        mode: u32,
+        mut options: fs::OpenOptions,
+    ) -> Result<(), TlsSetupError> {
+        let io_error = |source| TlsSetupError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        if let Some(parent) = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+        {
+            let mut folder = fs::DirBuilder::new();
+            folder.recursive(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                folder.mode(0o700);
+            }
+            folder.create(parent).map_err(io_error)?;
+        }
         #[cfg(unix)]
         {
-            use std::os::unix::fs::DirBuilderExt;
-            folder.mode(0o700);
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(mode);
         }
-        folder.create(parent).map_err(io_error)?;
+        #[cfg(not(unix))]
+        let _ = mode;
+        let mut file = options.open(path).map_err(io_error)?;
+        io::Write::write_all(&mut file, contents).map_err(io_error)?;
+        file.sync_all().map_err(io_error)
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(mode);
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    let mut file = options.open(path).map_err(io_error)?;
-    io::Write::write_all(&mut file, contents).map_err(io_error)?;
-    file.sync_all().map_err(io_error)
 }
 
 /// A verifying client configuration whose only trust root is the certificate in the PEM file
@@ -388,9 +406,13 @@ pub fn client_config(roots: RootCertStore) -> Result<Arc<ClientConfig>, TlsSetup
     Ok(Arc::new(config))
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "self-signed"))]
 mod tests {
+    use super::self_signed::*;
     use super::*;
+    use std::fs;
+    use std::path::PathBuf;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio_rustls::rustls::pki_types::ServerName;
 

@@ -35,20 +35,24 @@
 mod address_logins;
 pub mod changes;
 pub mod directory;
+#[cfg(feature = "users-file")]
 mod login_cache;
+#[cfg(feature = "maildir")]
 pub mod maildir;
 pub mod memory;
 pub mod memory_directory;
 pub mod message;
 pub mod names;
+#[cfg(feature = "users-file")]
 mod password;
 pub mod store;
+#[cfg(feature = "users-file")]
+pub mod users_file;
 
 pub use address_logins::AddressLogins;
 pub use changes::{Change, ChangeSubscription};
-pub use directory::{
-    generate_password, AccessPolicy, AuthError, Directory, Protocol, UsersFile, UsersFileError,
-};
+pub use directory::{AccessPolicy, AuthError, Directory, Protocol};
+#[cfg(feature = "maildir")]
 pub use maildir::MaildirStore;
 pub use memory::MemoryStore;
 pub use memory_directory::{MemoryDirectory, MemoryDirectoryError};
@@ -61,6 +65,8 @@ pub use store::{
     AppendOptions, Appended, Copied, Expunge, FlagsStored, MailStore, MaildropLock, MessageContent,
     StoreError,
 };
+#[cfg(feature = "users-file")]
+pub use users_file::{generate_password, UsersFile, UsersFileError};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

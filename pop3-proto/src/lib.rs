@@ -2,6 +2,10 @@
 //! sessions, and (feature `tokio`) a server over a [`mailstore`](https://docs.rs/mailstore)
 //! store, a client, and a polling helper.
 //!
+//! Features: `tokio-client` (the client and the polling helper: no mailstore, no password
+//! hashing), `tokio-server` (the server over a mailstore), `tokio` (both). Without them the
+//! crate is the codec and the Sans-IO sessions only.
+//!
 //! ```text
 //!  types ── parse (nom) ── encode          no IO, no clock, no tokio
 //!    │
@@ -50,7 +54,7 @@ pub mod types;
 
 pub use mail_session::Limits;
 
-#[cfg(feature = "tokio")]
+#[cfg(any(feature = "tokio-client", feature = "tokio-server"))]
 pub mod tokio;
 
 /// The README's examples, compiled and run as doc tests.

@@ -2,6 +2,10 @@
 //! and client sessions, and (feature `tokio`) a submission server over a
 //! [`mailstore`](https://docs.rs/mailstore) store with smarthost relay, and a client.
 //!
+//! Features: `tokio-client` (the client: no mailstore, no password hashing), `tokio-server`
+//! (the submission server, its routers and the spool; it relays with the client), `tokio`
+//! (both). Without them the crate is the codec and the Sans-IO sessions only.
+//!
 //! ```text
 //!  types ── parse ── encode ── data (DATA/BDAT receivers)          no IO, no clock, no tokio
 //!    │
@@ -80,7 +84,7 @@ pub fn default_limits() -> Limits {
     Limits::smtp()
 }
 
-#[cfg(feature = "tokio")]
+#[cfg(any(feature = "tokio-client", feature = "tokio-server"))]
 pub mod tokio;
 
 /// The README's examples, compiled and run as doc tests.

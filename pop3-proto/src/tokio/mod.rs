@@ -7,10 +7,12 @@
 
 mod client;
 mod poll;
+#[cfg(feature = "tokio-server")]
 mod service;
 
 pub use client::{Client, ClientConfig, ClientError, Security};
 pub use poll::{poll_once, DirectorySink, MessageSink, PollConfig, PollReport, UidlMemory};
+#[cfg(feature = "tokio-server")]
 pub use service::{Pop3Server, Pop3ServerBuilder, Pop3ServerConfig};
 
 /// The rustls this crate is built with, for the `ServerConfig` and `ClientConfig` its servers
