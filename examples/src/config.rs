@@ -109,6 +109,8 @@ impl Default for TlsConfig {
 pub struct LimitsConfig {
     /// Most connections per listener.
     pub max_connections: usize,
+    /// Most connections per listener from one client address; more are closed at once.
+    pub max_connections_per_address: usize,
     /// Seconds open connections get to finish at shutdown.
     pub shutdown_grace_secs: u64,
     /// Delay after the first failed login from an address, in milliseconds; it doubles with
@@ -124,6 +126,7 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
             max_connections: 500,
+            max_connections_per_address: 20,
             shutdown_grace_secs: 10,
             failed_login_initial_delay_ms: 1000,
             failed_login_max_delay_secs: 30,

@@ -348,6 +348,7 @@ pub async fn start(prepared: &Prepared, shutdown: &Shutdown) -> Result<Running, 
     };
     let listener_options = ListenerOptions {
         max_connections: config.limits.max_connections,
+        max_connections_per_address: config.limits.max_connections_per_address,
         shutdown_grace: Duration::from_secs(config.limits.shutdown_grace_secs),
         tcp_keepalive: Some(Duration::from_secs(config.limits.tcp_keepalive_secs)),
     };

@@ -9,6 +9,7 @@
 //! [`LoginThrottle`] is the listener-wide, per-address failed-login delay that the protocol
 //! services share: each failure from an address waits longer before it is answered.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -70,6 +71,10 @@ impl LoginThrottle {
 pub struct ListenerOptions {
     /// Most connections served at once.
     pub max_connections: usize,
+    /// Most connections served at once from one client address. A connection over it is closed
+    /// as soon as it is accepted and takes no slot of `max_connections`, so one address cannot
+    /// fill the listener.
+    pub max_connections_per_address: usize,
     /// How long open connections may take to finish after shutdown is asked for.
     pub shutdown_grace: Duration,
     /// Idle time before TCP keepalive probes start (keeps NAT state alive for IDLE sessions).
@@ -77,10 +82,11 @@ pub struct ListenerOptions {
 }
 
 impl Default for ListenerOptions {
-    /// 1000 connections, 10 s to finish, keepalive after 60 s idle.
+    /// 1000 connections, 20 from one address, 10 s to finish, keepalive after 60 s idle.
     fn default() -> Self {
         ListenerOptions {
             max_connections: 1000,
+            max_connections_per_address: 20,
             shutdown_grace: Duration::from_secs(10),
             tcp_keepalive: Some(Duration::from_secs(60)),
         }
@@ -118,8 +124,57 @@ impl Shutdown {
     }
 }
 
+/// How many connections each client address has open; an entry goes when its count is zero.
+#[derive(Debug, Default)]
+struct AddressCounts {
+    counts: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One open connection counted against its address; uncounted when dropped.
+struct AddressSlot {
+    counts: Arc<AddressCounts>,
+    address: IpAddr,
+}
+
+impl AddressCounts {
+    /// Counts a connection from `address`, or `None` when it already has `limit` open.
+    fn try_take(self: &Arc<Self>, address: IpAddr, limit: usize) -> Option<AddressSlot> {
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = counts.entry(address).or_insert(0);
+        if *count >= limit.max(1) {
+            return None;
+        }
+        *count += 1;
+        Some(AddressSlot {
+            counts: self.clone(),
+            address,
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut counts = self
+            .counts
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(count) = counts.get_mut(&self.address) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&self.address);
+            }
+        }
+    }
+}
+
 /// Accepts connections on `listener` until `shutdown` turns `true`, running
-/// `on_connection(stream, peer, shutdown)` for each, at most `options.max_connections` at once.
+/// `on_connection(stream, peer, shutdown)` for each, at most `options.max_connections` at once
+/// and at most `options.max_connections_per_address` from one address (a connection over that
+/// is closed at once, before it is greeted).
 /// Returns once every connection has finished or the grace period has passed.
 pub async fn serve<F, Fut>(
     listener: TcpListener,
@@ -131,6 +186,7 @@ pub async fn serve<F, Fut>(
     Fut: Future<Output = ()> + Send + 'static,
 {
     let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let per_address = Arc::new(AddressCounts::default());
     let mut connections = JoinSet::new();
     loop {
         if *shutdown.borrow() {
@@ -157,6 +213,13 @@ pub async fn serve<F, Fut>(
                 continue;
             }
         };
+        let Some(slot) = per_address.try_take(peer.ip(), options.max_connections_per_address)
+        else {
+            tracing::debug!(%peer, "too many connections from this address, closing");
+            // Dropping the stream closes it; the permit goes back with it.
+            drop(stream);
+            continue;
+        };
         if let Some(idle) = options.tcp_keepalive {
             let keepalive = socket2::TcpKeepalive::new().with_time(idle);
             if let Err(error) = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive) {
@@ -167,6 +230,7 @@ pub async fn serve<F, Fut>(
         let connection = on_connection(stream, peer, shutdown.clone());
         connections.spawn(async move {
             connection.await;
+            drop(slot);
             drop(permit);
         });
         while connections.try_join_next().is_some() {}
@@ -323,6 +387,71 @@ mod tests {
         second.read_exact(&mut greeting).await.unwrap();
         assert_eq!(&greeting, b"hi\n");
         drop(second);
+        shutdown.trigger();
+        tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("serve returns after shutdown")
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn one_address_holding_connections_does_not_lock_out_another() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let shutdown = Shutdown::new();
+        let options = ListenerOptions {
+            max_connections: 30,
+            max_connections_per_address: 10,
+            ..ListenerOptions::default()
+        };
+        let server = tokio::spawn(serve(
+            listener,
+            options,
+            shutdown.subscribe(),
+            |mut stream, _, _| async move {
+                let _ = stream.write_all(b"hi\n").await;
+                let mut rest = Vec::new();
+                let _ = stream.read_to_end(&mut rest).await;
+            },
+        ));
+        // The attacker, from 127.0.0.2, opens as many connections as it can and keeps them.
+        let mut held = Vec::new();
+        for _ in 0..100 {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+            match tokio::time::timeout(Duration::from_millis(500), socket.connect(address)).await {
+                Ok(Ok(stream)) => held.push(stream),
+                _ => break,
+            }
+        }
+        assert!(
+            held.len() > 30,
+            "the attacker opened {} connections",
+            held.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut served = 0;
+        for stream in &mut held {
+            let mut greeting = [0u8; 3];
+            if let Ok(Ok(_)) =
+                tokio::time::timeout(Duration::from_millis(20), stream.read_exact(&mut greeting))
+                    .await
+            {
+                served += 1;
+            }
+        }
+        assert!(served <= 10, "the attacker was served {served} connections");
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut legitimate = socket.connect(address).await.unwrap();
+        let mut greeting = [0u8; 3];
+        tokio::time::timeout(Duration::from_secs(1), legitimate.read_exact(&mut greeting))
+            .await
+            .expect("the legitimate client is greeted within a second")
+            .unwrap();
+        assert_eq!(&greeting, b"hi\n");
+        drop(held);
+        drop(legitimate);
         shutdown.trigger();
         tokio::time::timeout(Duration::from_secs(5), server)
             .await
