@@ -397,3 +397,32 @@ async fn a_session_that_ends_without_quit_marks_nothing() {
         .unwrap();
     assert!(!snapshot.messages[0].flags.contains(&mailstore::Flag::Seen));
 }
+
+#[tokio::test]
+async fn a_client_silent_after_stls_is_disconnected_after_the_handshake_timeout() {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let fixture = start_with(Pop3ServerConfig {
+        tls_handshake_timeout: Duration::from_millis(300),
+        ..Pop3ServerConfig::default()
+    })
+    .await;
+    let stream = tokio::net::TcpStream::connect(fixture.plain).await.unwrap();
+    let mut stream = BufReader::new(stream);
+    let mut line = String::new();
+    stream.read_line(&mut line).await.unwrap();
+    assert!(line.starts_with("+OK"), "greeting: {line:?}");
+    stream.get_mut().write_all(b"STLS\r\n").await.unwrap();
+    line.clear();
+    stream.read_line(&mut line).await.unwrap();
+    assert!(line.starts_with("+OK"), "STLS answer: {line:?}");
+    // Now nothing: no ClientHello. The server gives up on the handshake and closes.
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "the connection was still open 5 s after STLS"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    fixture.shutdown.trigger();
+}
