@@ -129,7 +129,7 @@ impl Default for LimitsConfig {
             max_connections_per_address: 20,
             shutdown_grace_secs: 10,
             failed_login_initial_delay_ms: 1000,
-            failed_login_max_delay_secs: 30,
+            failed_login_max_delay_secs: 5,
             tcp_keepalive_secs: 60,
         }
     }

@@ -25,10 +25,19 @@ use crate::driver::{accept_connection, drive, Handler, StartTls, TlsUpgrade, Tra
 use crate::login_delay::{FailedLoginDelay, LoginDelayPolicy};
 use crate::{Session, TlsMode};
 
-/// The failed-login delay shared by every connection of a server.
+/// The failed-login delay shared by every connection of a server, with the attempts from one
+/// address taken one at a time.
+///
+/// A service calls [`LoginThrottle::begin`] before it checks a password, and then
+/// [`LoginAttempt::failed`] or [`LoginAttempt::succeeded`]. Parallel connections from one
+/// address wait for each other's attempts (a per-address async lock, dropped from the table when
+/// nobody holds or waits for it), so they cannot guess in parallel; an attempt that waits longer
+/// than the policy's maximum delay is refused with a temporary failure, so that every answer
+/// comes within a few seconds.
 #[derive(Debug, Clone)]
 pub struct LoginThrottle {
     delays: Arc<Mutex<FailedLoginDelay>>,
+    in_progress: Arc<Mutex<HashMap<IpAddr, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl Default for LoginThrottle {
@@ -38,31 +47,111 @@ impl Default for LoginThrottle {
     }
 }
 
+/// One login attempt from an address, holding that address's turn until it is dropped.
+#[derive(Debug)]
+#[must_use = "an attempt is finished with `failed` or `succeeded`"]
+pub struct LoginAttempt {
+    throttle: LoginThrottle,
+    address: IpAddr,
+    turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
 impl LoginThrottle {
     /// A throttle with `policy`.
     pub fn new(policy: LoginDelayPolicy) -> Self {
         LoginThrottle {
             delays: Arc::new(Mutex::new(FailedLoginDelay::new(policy))),
+            in_progress: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
-    /// Records a failed login from `address` and waits as long as the policy says before the
-    /// caller answers it.
-    pub async fn after_failure(&self, address: IpAddr) {
-        let delay = self
-            .delays
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .record_failure(address, Instant::now());
-        tokio::time::sleep(delay).await;
-    }
-
-    /// Forgets the failures of `address` after a successful login.
-    pub fn after_success(&self, address: IpAddr) {
+    fn policy(&self) -> LoginDelayPolicy {
         self.delays
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .record_success(address);
+            .policy()
+    }
+
+    /// Waits for `address`'s turn to try a login (the attempts before it from that address
+    /// finished, their delays included). `None` when that takes longer than the policy's
+    /// maximum delay: the caller answers with a temporary failure without checking anything.
+    pub async fn begin(&self, address: IpAddr) -> Option<LoginAttempt> {
+        let lock = self
+            .in_progress
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(address)
+            .or_default()
+            .clone();
+        let wait = self.policy().maximum.max(Duration::from_millis(1));
+        match tokio::time::timeout(wait, lock.clone().lock_owned()).await {
+            Ok(turn) => {
+                drop(lock);
+                Some(LoginAttempt {
+                    throttle: self.clone(),
+                    address,
+                    turn: Some(turn),
+                })
+            }
+            Err(_) => {
+                self.release(address, lock);
+                None
+            }
+        }
+    }
+
+    /// Drops `held` (a clone of `address`'s lock) and the table entry if nobody else holds it.
+    fn release<T>(&self, address: IpAddr, held: T) {
+        let mut in_progress = self
+            .in_progress
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        drop(held);
+        if in_progress
+            .get(&address)
+            .is_some_and(|lock| Arc::strong_count(lock) == 1)
+        {
+            in_progress.remove(&address);
+        }
+    }
+
+    /// How many addresses have an attempt in progress or waiting.
+    pub fn addresses_in_progress(&self) -> usize {
+        self.in_progress
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .len()
+    }
+}
+
+impl LoginAttempt {
+    /// Records the failed login for the account name `account` and waits as long as the
+    /// policy says (still holding the address's turn) before the caller answers it.
+    pub async fn failed(self, account: &str) {
+        let delay = self
+            .throttle
+            .delays
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .record_failure(self.address, account, Instant::now());
+        tokio::time::sleep(delay).await;
+    }
+
+    /// Forgets the failures for `account` from this address after it logged in; failures for
+    /// other accounts stay.
+    pub fn succeeded(self, account: &str) {
+        self.throttle
+            .delays
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .record_success(self.address, account);
+    }
+}
+
+impl Drop for LoginAttempt {
+    fn drop(&mut self) {
+        let turn = self.turn.take();
+        self.throttle.release(self.address, turn);
     }
 }
 
@@ -503,20 +592,87 @@ mod tests {
         });
         let attacker = IpAddr::from([127, 0, 0, 9]);
         let started = Instant::now();
-        throttle.after_failure(attacker).await;
+        throttle.begin(attacker).await.unwrap().failed("bob").await;
         assert!(started.elapsed() >= Duration::from_millis(40));
         let second = Instant::now();
-        throttle.after_failure(attacker).await;
+        throttle.begin(attacker).await.unwrap().failed("bob").await;
         assert!(
             second.elapsed() >= Duration::from_millis(80),
             "the delay grows"
         );
-        throttle.after_success(attacker);
+        throttle.begin(attacker).await.unwrap().succeeded("bob");
         let fresh = Instant::now();
-        throttle.after_failure(attacker).await;
+        throttle.begin(attacker).await.unwrap().failed("bob").await;
         assert!(
             fresh.elapsed() < Duration::from_millis(80),
-            "a successful login resets the delay"
+            "a successful login resets that account's delay"
+        );
+        assert_eq!(throttle.addresses_in_progress(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_success_on_one_account_does_not_reset_the_delay_for_another() {
+        let throttle = LoginThrottle::new(LoginDelayPolicy {
+            initial: Duration::from_millis(20),
+            ..LoginDelayPolicy::default()
+        });
+        let attacker = IpAddr::from([127, 0, 0, 9]);
+        for victim in ["bob", "carol", "dave"] {
+            throttle.begin(attacker).await.unwrap().failed(victim).await;
+        }
+        // The attacker logs in to its own account, then guesses again.
+        throttle.begin(attacker).await.unwrap().succeeded("mallory");
+        let guess = Instant::now();
+        throttle.begin(attacker).await.unwrap().failed("erin").await;
+        assert!(
+            guess.elapsed() >= Duration::from_millis(160),
+            "the fourth guess waited {:?}",
+            guess.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn parallel_attempts_from_one_address_take_turns() {
+        let throttle = LoginThrottle::new(LoginDelayPolicy {
+            initial: Duration::from_millis(50),
+            maximum: Duration::from_millis(50),
+            ..LoginDelayPolicy::default()
+        });
+        let attacker = IpAddr::from([127, 0, 0, 9]);
+        let started = Instant::now();
+        let mut guesses = JoinSet::new();
+        for _ in 0..4 {
+            let throttle = throttle.clone();
+            guesses.spawn(async move {
+                match throttle.begin(attacker).await {
+                    Some(attempt) => {
+                        attempt.failed("bob").await;
+                        true
+                    }
+                    None => false,
+                }
+            });
+        }
+        let mut answered = 0;
+        let mut refused = 0;
+        while let Some(result) = guesses.join_next().await {
+            if result.unwrap() {
+                answered += 1;
+            } else {
+                refused += 1;
+            }
+        }
+        // One at a time: the second waits for the first's 50 ms, the rest wait too long and
+        // are refused after the 50 ms maximum.
+        assert!(
+            answered >= 1 && refused >= 1,
+            "{answered} answered, {refused} refused"
+        );
+        assert!(started.elapsed() >= Duration::from_millis(50 * answered));
+        assert_eq!(
+            throttle.addresses_in_progress(),
+            0,
+            "the lock table is emptied"
         );
     }
 }

@@ -293,6 +293,10 @@ impl Pop3Connection {
         session: &mut ServerSession,
         credentials: mail_session::sasl::Credentials,
     ) -> Result<(), OutOfTurn> {
+        let Some(attempt) = self.server.throttle.begin(self.peer).await else {
+            tracing::info!(peer = %self.peer, "POP3 login refused: another attempt from this address is in progress");
+            return session.reject_login(LoginRejection::Temporary);
+        };
         let directory = self.server.directory.clone();
         let offered = credentials.clone();
         let check = move || directory.login(&offered, Protocol::Pop3);
@@ -311,11 +315,11 @@ impl Pop3Connection {
             }
             Err(error) => {
                 tracing::info!(peer = %self.peer, user = %Escaped(credentials.username.as_str()), %error, "POP3 login refused");
-                self.server.throttle.after_failure(self.peer).await;
+                attempt.failed(credentials.username.as_str()).await;
                 return session.reject_login(error.rejection());
             }
         };
-        self.server.throttle.after_success(self.peer);
+        attempt.succeeded(credentials.username.as_str());
         let lock = match self.server.store.lock_maildrop(&account) {
             Ok(lock) => lock,
             Err(StoreError::InUse) => {

@@ -268,6 +268,10 @@ impl<R: Router> SubmissionConnection<R> {
             // it cannot log in here.
             return session.reject_login(LoginRejection::NotPermitted);
         };
+        let Some(attempt) = self.server.throttle.begin(self.peer).await else {
+            tracing::info!(peer = %self.peer, "submission login refused: another attempt from this address is in progress");
+            return session.reject_login(LoginRejection::Temporary);
+        };
         let offered = credentials.clone();
         let check = move || directory.login(&offered, Protocol::Submission);
         let verdict = match &self.server.password_checks {
@@ -279,7 +283,7 @@ impl<R: Router> SubmissionConnection<R> {
         )));
         match verdict {
             Ok(account) => {
-                self.server.throttle.after_success(self.peer);
+                attempt.succeeded(credentials.username.as_str());
                 tracing::info!(peer = %self.peer, %account, "submission login");
                 session.accept_login(account.to_string())
             }
@@ -289,7 +293,7 @@ impl<R: Router> SubmissionConnection<R> {
             }
             Err(error) => {
                 tracing::info!(peer = %self.peer, user = %Escaped(credentials.username.as_str()), %error, "submission login refused");
-                self.server.throttle.after_failure(self.peer).await;
+                attempt.failed(credentials.username.as_str()).await;
                 session.reject_login(error.rejection())
             }
         }
