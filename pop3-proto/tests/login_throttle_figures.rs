@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use mail_session::listener::Shutdown;
 use mailstore::{MemoryDirectory, MemoryStore};
-use pop3_proto::tokio::Pop3Server;
+use pop3_proto::tokio::{Pop3Server, Pop3ServerConfig};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// One wrong-password attempt; the answer line and how long it took after PASS.
@@ -31,8 +31,15 @@ async fn guess(address: std::net::SocketAddr) -> Option<(String, Duration)> {
 #[ignore = "a measurement, up to ~30 s"]
 async fn parallel_wrong_passwords_from_one_address() {
     let store = Arc::new(MemoryStore::new());
-    let directory = Arc::new(MemoryDirectory::new());
-    let server = Pop3Server::builder(store, directory).build();
+    let directory = Arc::new(MemoryDirectory::new().with_user("alice", "secret").unwrap());
+    let config = Pop3ServerConfig {
+        session: pop3_proto::server::Options {
+            allow_plaintext_auth: true,
+            ..pop3_proto::server::Options::default()
+        },
+        ..Pop3ServerConfig::default()
+    };
+    let server = Pop3Server::builder(store, directory).config(config).build();
     let shutdown = Shutdown::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -46,7 +53,9 @@ async fn parallel_wrong_passwords_from_one_address() {
         for guess in guesses {
             if let Ok(Some((answer, took))) = guess.await {
                 slowest = slowest.max(took);
-                if answer.contains("SYS/TEMP") {
+                if !answer.starts_with("-ERR") {
+                    panic!("unexpected answer {answer:?}");
+                } else if answer.contains("SYS/TEMP") {
                     refused += 1;
                 } else {
                     checked += 1;
