@@ -56,6 +56,11 @@ pub struct Options {
     /// How long the server waits for a command or for more of a message (RFC 5321 section
     /// 4.5.3.2.7: at least 5 minutes).
     pub idle_timeout: Duration,
+    /// The longest one message body may take to arrive, from its first octet to its end
+    /// (DATA, all BDAT chunks of a message, and a refused BDAT chunk read to be dropped). Over
+    /// it the session answers `421 4.4.2` and closes: a body trickled in one block at a time
+    /// does not hold a connection for ever however often it resets `idle_timeout`.
+    pub max_message_duration: Duration,
     /// Most recipients of one message (RFC 5321 section 4.5.3.1.8: at least 100).
     pub max_recipients: usize,
     /// Most erroneous commands before the session ends with `421` (Postfix's
@@ -82,6 +87,7 @@ impl Default for Options {
             require_auth: true,
             hostname: "localhost".into(),
             idle_timeout: Duration::from_secs(300),
+            max_message_duration: Duration::from_secs(10 * 60),
             max_recipients: 100,
             max_errors: 20,
             mechanisms: Mechanism::ALL.to_vec(),
@@ -223,6 +229,8 @@ pub struct ServerSession {
     shutdown: bool,
     errors: u32,
     deadline: Option<Instant>,
+    /// When the message body under way must be complete.
+    body_deadline: Option<Instant>,
     /// A BDAT message between chunks.
     bdat_receiver: Option<BdatReceiver>,
     /// An event to hand out at the next step.
@@ -266,6 +274,7 @@ impl ServerSession {
             shutdown: false,
             errors: 0,
             deadline: None,
+            body_deadline: None,
             bdat_receiver: None,
             queued: None,
         }
@@ -977,6 +986,32 @@ impl ServerSession {
         }
     }
 
+    /// Whether a message body (or a refused chunk) is being received.
+    fn in_body(&self) -> bool {
+        !matches!(self.phase, Phase::Commands | Phase::Sasl(_)) || self.bdat_receiver.is_some()
+    }
+
+    /// Ends the session: the message body took longer than `max_message_duration`.
+    fn body_took_too_long(&mut self) {
+        if matches!(self.phase, Phase::Data(_) | Phase::Bdat { .. }) || self.bdat_receiver.is_some()
+        {
+            self.queued = Some(Event::MessageAborted { problem: None });
+        }
+        self.phase = Phase::Commands;
+        self.transaction = None;
+        self.bdat_receiver = None;
+        self.body_deadline = None;
+        self.send(&reply(
+            421,
+            (4, 4, 2),
+            format!(
+                "{} message took too long to arrive, closing connection",
+                self.options.hostname
+            ),
+        ));
+        self.closing = true;
+    }
+
     /// Drops the octets of a refused BDAT chunk.
     fn discard_chunk(&mut self) {
         if let Phase::BdatDiscard { remaining, .. } = &mut self.phase {
@@ -1027,6 +1062,17 @@ impl Session for ServerSession {
             }
             if self.deadline.is_none() {
                 self.deadline = Some(now + self.options.idle_timeout);
+            }
+            if self.in_body() {
+                let limit = *self
+                    .body_deadline
+                    .get_or_insert_with(|| now + self.options.max_message_duration);
+                if limit <= now {
+                    self.body_took_too_long();
+                    continue;
+                }
+            } else {
+                self.body_deadline = None;
             }
             match self.phase {
                 Phase::Data(_) | Phase::Bdat { .. } => {
@@ -1085,12 +1131,19 @@ impl Session for ServerSession {
         if self.closing {
             None
         } else {
-            self.deadline
+            match (self.deadline, self.body_deadline) {
+                (Some(idle), Some(body)) => Some(idle.min(body)),
+                (idle, body) => idle.or(body),
+            }
         }
     }
 
     fn handle_timeout(&mut self, now: Instant) {
         if self.closing || self.pending != Pending::Nothing {
+            return;
+        }
+        if self.body_deadline.is_some_and(|deadline| deadline <= now) {
+            self.body_took_too_long();
             return;
         }
         if self.deadline.is_some_and(|deadline| deadline <= now) {

@@ -414,3 +414,141 @@ fn parameters_of_unannounced_extensions_are_refused() {
     assert!(output.contains("250-DSN\r\n"));
     assert_eq!(codes(&output), ["220", "250", "235", "250", "250"]);
 }
+
+/// Feeds `pieces` one at a time, `every` apart from `start`, answering events; returns what
+/// the server wrote, whether it closed, and when.
+fn trickle(
+    session: &mut ServerSession,
+    app: &mut App,
+    pieces: &[&[u8]],
+    start: Instant,
+    every: Duration,
+) -> (String, Option<Instant>) {
+    let mut output = Vec::new();
+    let mut now = start;
+    let mut pieces = pieces.iter();
+    loop {
+        if session
+            .poll_timeout()
+            .is_some_and(|deadline| deadline <= now)
+        {
+            session.handle_timeout(now);
+        }
+        match session.next(now) {
+            Progress::Output(bytes) => output.extend_from_slice(bytes),
+            Progress::Event(event) => app.answer(session, event).expect("answered in turn"),
+            Progress::NeedMoreInput => match pieces.next() {
+                Some(piece) => {
+                    now += every;
+                    session.enqueue_input(piece);
+                }
+                None => return (String::from_utf8_lossy(&output).into_owned(), None),
+            },
+            Progress::Close => return (String::from_utf8_lossy(&output).into_owned(), Some(now)),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_data_body_trickled_in_is_cut_off_after_the_message_deadline() {
+    let mut app = App::default();
+    let mut session = ServerSession::new(plaintext_options());
+    let start = Instant::now();
+    let head =
+        format!("EHLO c.example\r\n{AUTH}MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n");
+    let mut pieces: Vec<&[u8]> = vec![head.as_bytes()];
+    // One line a minute, within the 5-minute idle timeout, for an hour.
+    pieces.extend(std::iter::repeat_n(&b"more text\r\n"[..], 60));
+    let (output, closed) = trickle(
+        &mut session,
+        &mut app,
+        &pieces,
+        start,
+        Duration::from_secs(60),
+    );
+    let closed = closed.expect("the session closed");
+    assert!(
+        output.ends_with("message took too long to arrive, closing connection\r\n"),
+        "{output}"
+    );
+    assert!(output.contains("\r\n421 4.4.2 "));
+    assert!(
+        closed <= start + Duration::from_secs(12 * 60),
+        "closed after {:?}",
+        closed - start
+    );
+    assert_eq!(app.aborted, 1);
+    assert!(app.delivered.is_empty());
+}
+
+#[test]
+fn bdat_chunks_trickled_in_are_cut_off_after_the_message_deadline() {
+    let mut app = App::default();
+    let mut session = ServerSession::new(Options {
+        max_message_duration: Duration::from_secs(120),
+        ..plaintext_options()
+    });
+    let start = Instant::now();
+    let head = format!(
+        "EHLO c.example\r\n{AUTH}MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\n"
+    );
+    let mut pieces: Vec<&[u8]> = vec![head.as_bytes()];
+    pieces.extend(std::iter::repeat_n(&b"BDAT 3\r\nabc"[..], 20));
+    let (output, closed) = trickle(
+        &mut session,
+        &mut app,
+        &pieces,
+        start,
+        Duration::from_secs(30),
+    );
+    let closed = closed.expect("the session closed");
+    assert!(output.contains("421 4.4.2 "), "{output}");
+    assert!(closed <= start + Duration::from_secs(4 * 60));
+    assert_eq!(app.aborted, 1);
+    assert!(app.delivered.is_empty());
+}
+
+#[test]
+fn a_refused_endless_bdat_chunk_is_cut_off_after_the_message_deadline() {
+    let mut app = App::default();
+    let mut session = ServerSession::new(plaintext_options());
+    let start = Instant::now();
+    let mut pieces: Vec<&[u8]> = vec![b"EHLO c.example\r\nBDAT 18446744073709551615\r\n"];
+    let block = [b'x'; 4096];
+    pieces.extend(std::iter::repeat_n(&block[..], 60));
+    let (output, closed) = trickle(
+        &mut session,
+        &mut app,
+        &pieces,
+        start,
+        Duration::from_secs(60),
+    );
+    let closed = closed.expect("the session closed");
+    assert!(output.contains("421 4.4.2 "), "{output}");
+    assert!(closed <= start + Duration::from_secs(12 * 60));
+}
+
+#[test]
+fn the_message_deadline_is_a_timer_of_its_own() {
+    let mut session = ServerSession::new(Options {
+        max_message_duration: Duration::from_secs(60),
+        ..plaintext_options()
+    });
+    let mut app = App::default();
+    let start = Instant::now();
+    let head = format!("EHLO c.example\r\n{AUTH}MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\nx");
+    let (_, closed) = trickle(
+        &mut session,
+        &mut app,
+        &[head.as_bytes()],
+        start,
+        Duration::ZERO,
+    );
+    assert!(closed.is_none());
+    assert_eq!(
+        session.poll_timeout(),
+        Some(start + Duration::from_secs(60)),
+        "the message deadline comes before the idle timeout"
+    );
+}
