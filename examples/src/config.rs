@@ -219,6 +219,9 @@ pub struct SubmissionConfig {
     /// Seconds to wait for the next command or the next part of a message (RFC 5321
     /// 4.5.3.2.7: at least 5 minutes).
     pub timeout_secs: u64,
+    /// Seconds one message body may take to arrive in all (DATA or every BDAT chunk); over
+    /// it the connection is closed with 421 4.4.2.
+    pub max_message_duration_secs: u64,
     /// Most recipients of one message (RFC 5321 4.5.3.1.8: at least 100).
     pub max_recipients: usize,
     /// Domains delivered here: `<account>@<domain>` goes to the account's INBOX. Default:
@@ -240,6 +243,7 @@ impl Default for SubmissionConfig {
             max_message_size: 50 * 1024 * 1024,
             max_line_length: 1000,
             timeout_secs: 300,
+            max_message_duration_secs: 600,
             max_recipients: 100,
             local_domains: Vec::new(),
             require_own_sender: true,

@@ -399,6 +399,7 @@ pub async fn start(prepared: &Prepared, shutdown: &Shutdown) -> Result<Running, 
             allow_plaintext_auth: config.allow_plaintext_auth,
             hostname: config.hostname.clone(),
             idle_timeout: Duration::from_secs(settings.timeout_secs),
+            max_message_duration: Duration::from_secs(settings.max_message_duration_secs),
             max_recipients: settings.max_recipients,
             ..smtp_submit::server::Options::default()
         };
