@@ -86,6 +86,10 @@ pub struct Options {
     pub allow_plaintext_auth: bool,
     /// The inactivity autologout (RFC 1939 section 3: at least 10 minutes).
     pub inactivity_timeout: Duration,
+    /// The inactivity timeout before login (AUTHORIZATION state). The default is the RFC 1939
+    /// minimum, 10 minutes, the same as `inactivity_timeout`; a shorter one frees the slots
+    /// of clients that connect and never log in sooner, below what RFC 1939 asks for.
+    pub pre_auth_timeout: Duration,
     /// The greeting's text after `+OK`.
     pub greeting: String,
     /// Sent as the IMPLEMENTATION capability, if any.
@@ -105,6 +109,7 @@ impl Default for Options {
             tls: TlsMode::StartTls,
             allow_plaintext_auth: false,
             inactivity_timeout: Duration::from_secs(600),
+            pre_auth_timeout: Duration::from_secs(600),
             greeting: "POP3 server ready".into(),
             implementation: None,
             mechanisms: Mechanism::ALL.to_vec(),
@@ -315,6 +320,15 @@ impl ServerSession {
         }
     }
 
+    /// The inactivity timeout in force: `pre_auth_timeout` before login.
+    fn current_timeout(&self) -> Duration {
+        if self.is_authenticated() {
+            self.options.inactivity_timeout
+        } else {
+            self.options.pre_auth_timeout
+        }
+    }
+
     /// Whether the session is in the TRANSACTION state.
     pub fn is_authenticated(&self) -> bool {
         matches!(self.state, State::Transaction { .. })
@@ -413,6 +427,8 @@ impl ServerSession {
             deleted: vec![false; count],
             entries: listing,
         };
+        // The post-login timeout starts now.
+        self.deadline = None;
         self.ok(format!(
             "maildrop locked and ready ({count} messages, {total} octets)"
         ));
@@ -872,7 +888,7 @@ impl Session for ServerSession {
                 continue;
             }
             if self.deadline.is_none() {
-                self.deadline = Some(now + self.options.inactivity_timeout);
+                self.deadline = Some(now + self.current_timeout());
             }
             let (used, status) = self.lines.next_line(&self.input);
             let event = match status {
@@ -886,7 +902,7 @@ impl Session for ServerSession {
                 }
                 LineStatus::Line(line) => {
                     let line = line.content.to_vec();
-                    self.deadline = Some(now + self.options.inactivity_timeout);
+                    self.deadline = Some(now + self.current_timeout());
                     self.handle_line(&line)
                 }
             };

@@ -327,3 +327,38 @@ fn shutdown_says_so_and_deletes_nothing() {
     assert_eq!(output, "-ERR [SYS/TEMP] server shutting down\r\n");
     assert!(maildrop.removed.is_empty());
 }
+
+#[test]
+fn the_pre_authentication_timeout_applies_until_login() {
+    let mut session = ServerSession::new(Options {
+        pre_auth_timeout: Duration::from_secs(30),
+        ..plain_options()
+    });
+    let mut maildrop = Maildrop::new(&[MESSAGE_1]);
+    let before = Instant::now();
+    let (_, closed) = run(&mut session, &mut maildrop, b"CAPA\r\n", 100);
+    assert!(!closed);
+    let deadline = session.poll_timeout().expect("a timer runs");
+    assert!(deadline >= before + Duration::from_secs(30));
+    assert!(
+        deadline <= Instant::now() + Duration::from_secs(30),
+        "before login the short timeout applies"
+    );
+    let (output, _) = run(
+        &mut session,
+        &mut maildrop,
+        b"USER mrose\r\nPASS tanstaaf\r\n",
+        100,
+    );
+    assert!(output.contains("maildrop locked"), "{output}");
+    let deadline = session.poll_timeout().expect("a timer runs");
+    assert!(
+        deadline >= before + Duration::from_secs(600),
+        "after login the inactivity timeout applies"
+    );
+    assert_eq!(
+        Options::default().pre_auth_timeout,
+        Duration::from_secs(600),
+        "the default is RFC 1939's minimum"
+    );
+}

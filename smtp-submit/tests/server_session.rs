@@ -552,3 +552,45 @@ fn the_message_deadline_is_a_timer_of_its_own() {
         "the message deadline comes before the idle timeout"
     );
 }
+
+#[test]
+fn the_pre_authentication_timeout_applies_until_login() {
+    let mut session = ServerSession::new(Options {
+        pre_auth_timeout: Duration::from_secs(30),
+        ..plaintext_options()
+    });
+    let mut app = App::default();
+    let start = Instant::now();
+    let (_, closed) = trickle(
+        &mut session,
+        &mut app,
+        &[b"EHLO c.example\r\n"],
+        start,
+        Duration::ZERO,
+    );
+    assert!(closed.is_none());
+    assert_eq!(
+        session.poll_timeout(),
+        Some(start + Duration::from_secs(30)),
+        "before login the short timeout applies"
+    );
+    let later = start + Duration::from_secs(10);
+    let (output, _) = trickle(
+        &mut session,
+        &mut app,
+        &[AUTH.as_bytes()],
+        later,
+        Duration::ZERO,
+    );
+    assert!(output.contains("235 "), "{output}");
+    assert_eq!(
+        session.poll_timeout(),
+        Some(later + Duration::from_secs(300)),
+        "after login the idle timeout applies"
+    );
+    assert_eq!(
+        Options::default().pre_auth_timeout,
+        Duration::from_secs(300),
+        "the default is RFC 5321's minimum"
+    );
+}
