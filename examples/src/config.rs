@@ -147,6 +147,9 @@ pub struct Pop3Config {
     pub listen_tls: Vec<SocketAddr>,
     /// Inactivity autologout in seconds (RFC 1939: at least 10 minutes).
     pub inactivity_timeout_secs: u64,
+    /// Inactivity timeout before login, in seconds. Default: 600, RFC 1939's minimum; lower
+    /// frees the slots of clients that never log in sooner, below what the RFC asks for.
+    pub pre_auth_timeout_secs: u64,
     /// Longest command line (RFC 2449: 255).
     pub max_line_length: usize,
     /// Messages up to this many octets are read on the async threads rather than tokio's
@@ -162,6 +165,7 @@ impl Default for Pop3Config {
             listen: vec![SocketAddr::from(([127, 0, 0, 1], 11110))],
             listen_tls: vec![SocketAddr::from(([127, 0, 0, 1], 11995))],
             inactivity_timeout_secs: 600,
+            pre_auth_timeout_secs: 600,
             max_line_length: 255,
             inline_read_limit: 65536,
         }
@@ -219,6 +223,9 @@ pub struct SubmissionConfig {
     /// Seconds to wait for the next command or the next part of a message (RFC 5321
     /// 4.5.3.2.7: at least 5 minutes).
     pub timeout_secs: u64,
+    /// Seconds to wait for a command before login. Default: 300, RFC 5321's minimum; lower
+    /// frees the slots of clients that never log in sooner, below what the RFC asks for.
+    pub pre_auth_timeout_secs: u64,
     /// Seconds one message body may take to arrive in all (DATA or every BDAT chunk); over
     /// it the connection is closed with 421 4.4.2.
     pub max_message_duration_secs: u64,
@@ -243,6 +250,7 @@ impl Default for SubmissionConfig {
             max_message_size: 50 * 1024 * 1024,
             max_line_length: 1000,
             timeout_secs: 300,
+            pre_auth_timeout_secs: 300,
             max_message_duration_secs: 600,
             max_recipients: 100,
             local_domains: Vec::new(),

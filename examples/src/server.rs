@@ -364,6 +364,7 @@ pub async fn start(prepared: &Prepared, shutdown: &Shutdown) -> Result<Running, 
         let mut session = pop3_proto::server::Options {
             allow_plaintext_auth: config.allow_plaintext_auth,
             inactivity_timeout: Duration::from_secs(config.pop3.inactivity_timeout_secs),
+            pre_auth_timeout: Duration::from_secs(config.pop3.pre_auth_timeout_secs),
             greeting: format!("{} POP3 server ready", config.hostname),
             implementation: Some(format!("mail-server {}", env!("CARGO_PKG_VERSION"))),
             ..pop3_proto::server::Options::default()
@@ -399,6 +400,7 @@ pub async fn start(prepared: &Prepared, shutdown: &Shutdown) -> Result<Running, 
             allow_plaintext_auth: config.allow_plaintext_auth,
             hostname: config.hostname.clone(),
             idle_timeout: Duration::from_secs(settings.timeout_secs),
+            pre_auth_timeout: Duration::from_secs(settings.pre_auth_timeout_secs),
             max_message_duration: Duration::from_secs(settings.max_message_duration_secs),
             max_recipients: settings.max_recipients,
             ..smtp_submit::server::Options::default()
