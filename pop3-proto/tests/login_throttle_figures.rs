@@ -1,12 +1,14 @@
-//! Measures how long N parallel wrong-password attempts from one address take to be answered,
-//! with the default login throttle. Not run by default:
+//! Parallel wrong-password attempts from one address against the POP3 service: they take
+//! turns, and the measurement of how long N of them take to be answered with the default
+//! throttle (not run by default):
 //! `cargo test -p pop3-proto --features tokio --release --test login_throttle_figures -- --ignored --nocapture`
 #![cfg(feature = "tokio")]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mail_session::listener::Shutdown;
+use mail_session::listener::{LoginThrottle, Shutdown};
+use mail_session::login_delay::LoginDelayPolicy;
 use mailstore::{MemoryDirectory, MemoryStore};
 use pop3_proto::tokio::{Pop3Server, Pop3ServerConfig};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -69,5 +71,50 @@ async fn parallel_wrong_passwords_from_one_address() {
             slowest.as_secs_f64()
         );
     }
+    shutdown.trigger();
+}
+
+#[tokio::test]
+async fn parallel_wrong_passwords_take_turns_and_are_all_answered_soon() {
+    let store = Arc::new(MemoryStore::new());
+    let directory = Arc::new(MemoryDirectory::new().with_user("alice", "secret").unwrap());
+    let config = Pop3ServerConfig {
+        session: pop3_proto::server::Options {
+            allow_plaintext_auth: true,
+            ..pop3_proto::server::Options::default()
+        },
+        ..Pop3ServerConfig::default()
+    };
+    let throttle = LoginThrottle::new(LoginDelayPolicy {
+        initial: Duration::from_millis(100),
+        maximum: Duration::from_millis(200),
+        ..LoginDelayPolicy::default()
+    });
+    let server = Pop3Server::builder(store, directory)
+        .config(config)
+        .throttle(throttle)
+        .build();
+    let shutdown = Shutdown::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(server.serve_plain(listener, shutdown.subscribe()));
+    let guesses: Vec<_> = (0..6).map(|_| tokio::spawn(guess(address))).collect();
+    let (mut checked, mut refused) = (0, 0);
+    for guess in guesses {
+        let (answer, took) = guess.await.unwrap().expect("an answer");
+        assert!(answer.starts_with("-ERR"), "{answer}");
+        assert!(took < Duration::from_secs(2), "an answer took {took:?}");
+        if answer.contains("SYS/TEMP") {
+            refused += 1;
+        } else {
+            checked += 1;
+        }
+    }
+    // 100 ms, then 200 ms each: within the 200 ms an attempt may wait for its turn, only
+    // the first two or three are checked; the others are refused as busy.
+    assert!(
+        (1..=3).contains(&checked),
+        "{checked} checked, {refused} refused"
+    );
     shutdown.trigger();
 }
