@@ -67,6 +67,7 @@ impl LoginThrottle {
 
 /// How a listener treats its connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListenerOptions {
     /// Most connections served at once.
     pub max_connections: usize,

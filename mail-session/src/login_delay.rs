@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 /// How the delay grows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LoginDelayPolicy {
     /// Delay after the first failure.
     pub initial: Duration,
