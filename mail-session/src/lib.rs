@@ -24,8 +24,11 @@
 //! - [`mutf7`]: modified UTF-7 mailbox names (RFC 3501 5.1.3), used by IMAP4 and the Maildir store;
 //! - with the `tokio` feature, [`driver`] (the one generic adapter loop), [`tls`] (rustls set-up;
 //!   with the `self-signed` feature, rcgen and a first-start self-signed certificate), [`listener`] (the accept loop with a
-//!   connection limit and graceful shutdown) and [`workers`] (a per-core thread pool that
-//!   bounds password hashing).
+//!   connection limit and graceful shutdown).
+//!
+//! The module `workers` (the thread pool the protocol crates' servers check passwords on) is
+//! public only so that those crates can use it: it is not part of the public API, is hidden
+//! from the documentation, and may change in any release.
 //!
 //! Without the `tokio` feature this crate depends only on `base64`, `memchr` and `thiserror`.
 #![forbid(unsafe_code)]
@@ -48,7 +51,9 @@ pub mod driver;
 pub mod listener;
 #[cfg(feature = "tokio")]
 pub mod tls;
+// Shared with pop3-proto and smtp-submit only: not part of the public API.
 #[cfg(feature = "tokio")]
+#[doc(hidden)]
 pub mod workers;
 
 pub use limits::{LimitExceeded, Limits};
