@@ -31,6 +31,14 @@
 //! from the documentation, and may change in any release.
 //!
 //! Without the `tokio` feature this crate depends only on `base64`, `memchr` and `thiserror`.
+//!
+//! # Semver
+//! [`Limits`], `listener::ListenerOptions` and [`login_delay::LoginDelayPolicy`] are
+//! `#[non_exhaustive]`: start from `Default` (or [`Limits::smtp`]) and assign fields. So are
+//! the errors, [`LoginRejection`] and [`sasl::Mechanism`]. Closed on purpose: [`TlsMode`]
+//! (none, STARTTLS, implicit: the ways RFC 8314 allows), [`Progress`] (the steps of the
+//! session contract: a new step must break a driver that does not handle it), and the small
+//! state enums of the line reader, dot framing, SASL steps and the driver.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
