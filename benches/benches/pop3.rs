@@ -73,9 +73,10 @@ fn parse_commands(c: &mut Criterion) {
 /// Runs a logged-in server session through one RETR of `message`, returning the octets sent.
 fn server_retr(message: &[u8], crlf: bool) -> usize {
     let now = Instant::now();
-    let mut session = ServerSession::new(Options {
-        allow_plaintext_auth: true,
-        ..Options::default()
+    let mut session = ServerSession::new({
+        let mut options = Options::default();
+        options.allow_plaintext_auth = true;
+        options
     });
     session.enqueue_input(b"USER u\r\nPASS p\r\nRETR 1\r\n");
     let mut sent = 0;

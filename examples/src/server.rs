@@ -210,10 +210,12 @@ pub fn prepare(config: &Config) -> Result<Prepared, StartError> {
     } else {
         None
     };
-    let login_throttle = LoginThrottle::new(LoginDelayPolicy {
-        initial: Duration::from_millis(config.limits.failed_login_initial_delay_ms),
-        maximum: Duration::from_secs(config.limits.failed_login_max_delay_secs),
-        ..LoginDelayPolicy::default()
+    let login_throttle = LoginThrottle::new({
+        let mut login_delay_policy = LoginDelayPolicy::default();
+        login_delay_policy.initial =
+            Duration::from_millis(config.limits.failed_login_initial_delay_ms);
+        login_delay_policy.maximum = Duration::from_secs(config.limits.failed_login_max_delay_secs);
+        login_delay_policy
     });
     let mut warnings = config.warnings();
     if users.list()?.is_empty() {
@@ -346,11 +348,14 @@ pub async fn start(prepared: &Prepared, shutdown: &Shutdown) -> Result<Running, 
         listening: Vec::new(),
         tasks: JoinSet::new(),
     };
-    let listener_options = ListenerOptions {
-        max_connections: config.limits.max_connections,
-        max_connections_per_address: config.limits.max_connections_per_address,
-        shutdown_grace: Duration::from_secs(config.limits.shutdown_grace_secs),
-        tcp_keepalive: Some(Duration::from_secs(config.limits.tcp_keepalive_secs)),
+    let listener_options = {
+        let mut listener_options = ListenerOptions::default();
+        listener_options.max_connections = config.limits.max_connections;
+        listener_options.max_connections_per_address = config.limits.max_connections_per_address;
+        listener_options.shutdown_grace = Duration::from_secs(config.limits.shutdown_grace_secs);
+        listener_options.tcp_keepalive =
+            Some(Duration::from_secs(config.limits.tcp_keepalive_secs));
+        listener_options
     };
     // Mail programs log in with the full address: `alice@<a local domain>` is `alice`.
     let directory: Arc<dyn Directory> = Arc::new(AddressLogins::new(
@@ -361,23 +366,22 @@ pub async fn start(prepared: &Prepared, shutdown: &Shutdown) -> Result<Running, 
         .into_iter()
         .partition(|bound| bound.protocol == "POP3");
     if !pop3.is_empty() {
-        let mut session = pop3_proto::server::Options {
-            allow_plaintext_auth: config.allow_plaintext_auth,
-            inactivity_timeout: Duration::from_secs(config.pop3.inactivity_timeout_secs),
-            pre_auth_timeout: Duration::from_secs(config.pop3.pre_auth_timeout_secs),
-            greeting: format!("{} POP3 server ready", config.hostname),
-            implementation: Some(format!("mail-server {}", env!("CARGO_PKG_VERSION"))),
-            ..pop3_proto::server::Options::default()
-        };
+        let mut session = pop3_proto::server::Options::default();
+        session.allow_plaintext_auth = config.allow_plaintext_auth;
+        session.inactivity_timeout = Duration::from_secs(config.pop3.inactivity_timeout_secs);
+        session.pre_auth_timeout = Duration::from_secs(config.pop3.pre_auth_timeout_secs);
+        session.greeting = format!("{} POP3 server ready", config.hostname);
+        session.implementation = Some(format!("mail-server {}", env!("CARGO_PKG_VERSION")));
         session.limits.max_line_length = config.pop3.max_line_length;
         let server = Pop3Server::builder(prepared.store.clone(), directory.clone())
             .throttle(prepared.login_throttle.clone())
             .tls(prepared.tls.clone())
-            .config(Pop3ServerConfig {
-                session,
-                listener: listener_options,
-                inline_read_limit: config.pop3.inline_read_limit,
-                ..Pop3ServerConfig::default()
+            .config({
+                let mut pop3_server_config = Pop3ServerConfig::default();
+                pop3_server_config.session = session;
+                pop3_server_config.listener = listener_options;
+                pop3_server_config.inline_read_limit = config.pop3.inline_read_limit;
+                pop3_server_config
             })
             .build();
         listen(&mut running, server, pop3, shutdown)?;
@@ -396,15 +400,13 @@ pub async fn start(prepared: &Prepared, shutdown: &Shutdown) -> Result<Running, 
             settings.require_own_sender,
             config.hostname.clone(),
         );
-        let mut session = smtp_submit::server::Options {
-            allow_plaintext_auth: config.allow_plaintext_auth,
-            hostname: config.hostname.clone(),
-            idle_timeout: Duration::from_secs(settings.timeout_secs),
-            pre_auth_timeout: Duration::from_secs(settings.pre_auth_timeout_secs),
-            max_message_duration: Duration::from_secs(settings.max_message_duration_secs),
-            max_recipients: settings.max_recipients,
-            ..smtp_submit::server::Options::default()
-        };
+        let mut session = smtp_submit::server::Options::default();
+        session.allow_plaintext_auth = config.allow_plaintext_auth;
+        session.hostname = config.hostname.clone();
+        session.idle_timeout = Duration::from_secs(settings.timeout_secs);
+        session.pre_auth_timeout = Duration::from_secs(settings.pre_auth_timeout_secs);
+        session.max_message_duration = Duration::from_secs(settings.max_message_duration_secs);
+        session.max_recipients = settings.max_recipients;
         session.limits.max_message_size = settings.max_message_size;
         session.limits.max_line_length = settings.max_line_length;
         let spool_directory = config.data_dir.join("spool");
@@ -416,11 +418,12 @@ pub async fn start(prepared: &Prepared, shutdown: &Shutdown) -> Result<Running, 
             .directory(directory)
             .throttle(prepared.login_throttle.clone())
             .tls(prepared.tls.clone())
-            .config(SubmissionServerConfig {
-                session,
-                listener: listener_options,
-                spool_directory,
-                ..SubmissionServerConfig::default()
+            .config({
+                let mut submission_server_config = SubmissionServerConfig::default();
+                submission_server_config.session = session;
+                submission_server_config.listener = listener_options;
+                submission_server_config.spool_directory = spool_directory;
+                submission_server_config
             })
             .build();
         listen(&mut running, server, submission, shutdown)?;

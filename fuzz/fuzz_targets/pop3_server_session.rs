@@ -18,14 +18,15 @@ fuzz_target!(|data: &[u8]| {
     let Some((&control, input)) = data.split_first() else {
         return;
     };
-    let mut session = ServerSession::new(Options {
-        tls: if control & 1 == 0 {
+    let mut session = ServerSession::new({
+        let mut options = Options::default();
+        options.tls = if control & 1 == 0 {
             TlsMode::StartTls
         } else {
             TlsMode::Implicit
-        },
-        allow_plaintext_auth: control & 2 != 0,
-        ..Options::default()
+        };
+        options.allow_plaintext_auth = control & 2 != 0;
+        options
     });
     let step = usize::from(control >> 2) + 1;
     let mut now = Instant::now();

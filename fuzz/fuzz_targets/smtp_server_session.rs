@@ -17,20 +17,22 @@ fuzz_target!(|data: &[u8]| {
     let Some((&control, input)) = data.split_first() else {
         return;
     };
-    let mut session = ServerSession::new(Options {
-        tls: if control & 1 == 0 {
+    let mut session = ServerSession::new({
+        let mut options = Options::default();
+        options.tls = if control & 1 == 0 {
             TlsMode::StartTls
         } else {
             TlsMode::Implicit
-        },
-        allow_plaintext_auth: control & 2 != 0,
-        require_auth: control & 4 != 0,
-        reject_bare_line_ends: control & 8 != 0,
-        limits: Limits {
-            max_message_size: LIMIT,
-            ..Limits::smtp()
-        },
-        ..Options::default()
+        };
+        options.allow_plaintext_auth = control & 2 != 0;
+        options.require_auth = control & 4 != 0;
+        options.reject_bare_line_ends = control & 8 != 0;
+        options.limits = {
+            let mut limits = Limits::smtp();
+            limits.max_message_size = LIMIT;
+            limits
+        };
+        options
     });
     let step = usize::from(control >> 4) + 1;
     let mut now = Instant::now();

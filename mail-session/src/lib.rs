@@ -24,10 +24,21 @@
 //! - [`mutf7`]: modified UTF-7 mailbox names (RFC 3501 5.1.3), used by IMAP4 and the Maildir store;
 //! - with the `tokio` feature, [`driver`] (the one generic adapter loop), [`tls`] (rustls set-up;
 //!   with the `self-signed` feature, rcgen and a first-start self-signed certificate), [`listener`] (the accept loop with a
-//!   connection limit and graceful shutdown) and [`workers`] (a per-core thread pool that
-//!   bounds password hashing).
+//!   connection limit and graceful shutdown).
+//!
+//! The module `workers` (the thread pool the protocol crates' servers check passwords on) is
+//! public only so that those crates can use it: it is not part of the public API, is hidden
+//! from the documentation, and may change in any release.
 //!
 //! Without the `tokio` feature this crate depends only on `base64`, `memchr` and `thiserror`.
+//!
+//! # Semver
+//! [`Limits`], `listener::ListenerOptions` and [`login_delay::LoginDelayPolicy`] are
+//! `#[non_exhaustive]`: start from `Default` (or [`Limits::smtp`]) and assign fields. So are
+//! the errors, [`LoginRejection`] and [`sasl::Mechanism`]. Closed on purpose: [`TlsMode`]
+//! (none, STARTTLS, implicit: the ways RFC 8314 allows), [`Progress`] (the steps of the
+//! session contract: a new step must break a driver that does not handle it), and the small
+//! state enums of the line reader, dot framing, SASL steps and the driver.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -48,7 +59,9 @@ pub mod driver;
 pub mod listener;
 #[cfg(feature = "tokio")]
 pub mod tls;
+// Shared with pop3-proto and smtp-submit only: not part of the public API.
 #[cfg(feature = "tokio")]
+#[doc(hidden)]
 pub mod workers;
 
 pub use limits::{LimitExceeded, Limits};

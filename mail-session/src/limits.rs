@@ -8,6 +8,7 @@ use thiserror::Error;
 /// Use [`Limits::pop3`], [`Limits::imap`] or [`Limits::smtp`] for a protocol's defaults, then
 /// change single fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Longest command or response line, terminator included.
     pub max_line_length: usize,

@@ -157,6 +157,7 @@ impl Drop for LoginAttempt {
 
 /// How a listener treats its connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListenerOptions {
     /// Most connections served at once.
     pub max_connections: usize,

@@ -20,6 +20,7 @@ const MAX_ACCOUNT_NAME: usize = 256;
 
 /// How the delay grows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LoginDelayPolicy {
     /// Delay after the first failure.
     pub initial: Duration,

@@ -1,3 +1,6 @@
+//! Not part of the public API: used by the servers of `pop3-proto` and `smtp-submit`, hidden
+//! from the documentation, and free to change in any release.
+//!
 //! A small pool of dedicated threads for CPU-heavy blocking work, password hashing above all.
 //!
 //! An argon2 check takes tens of milliseconds and 19 MiB of memory. Run on tokio's blocking

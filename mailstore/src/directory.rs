@@ -15,6 +15,7 @@ use crate::names::AccountName;
 
 /// The protocols an account can be allowed or refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Protocol {
     /// POP3.
     Pop3,
@@ -36,6 +37,7 @@ impl fmt::Display for Protocol {
 
 /// What an account may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AccessPolicy {
     /// POP3 allowed.
     pub pop3: bool,

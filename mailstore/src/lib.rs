@@ -29,6 +29,12 @@
 //! let snapshot = store.snapshot(&alice, &MailboxName::inbox()).unwrap();
 //! assert_eq!(snapshot.messages[0].uid, stored.uid);
 //! ```
+//!
+//! # Semver
+//! [`AccessPolicy`] and [`AppendOptions`] are `#[non_exhaustive]` (a new protocol adds a
+//! switch): start from `Default` and assign fields. So are [`Protocol`], [`Flag`],
+//! [`SpecialUse`], [`Change`], [`StoreError`] and the other errors. Closed on purpose:
+//! [`FlagOperation`] (add, remove, replace: the three forms of IMAP STORE) and [`Expunge`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

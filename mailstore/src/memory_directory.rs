@@ -20,9 +20,11 @@ use crate::names::{AccountName, NameError};
 /// ```
 /// use mailstore::{AccessPolicy, Directory, MemoryDirectory, Protocol};
 ///
+/// let mut imap_only = AccessPolicy::default();
+/// imap_only.pop3 = false;
 /// let directory = MemoryDirectory::new()
 ///     .with_user("alice", "wonderland")?
-///     .with_user_policy("bob", "builder", AccessPolicy { pop3: false, ..AccessPolicy::default() })?;
+///     .with_user_policy("bob", "builder", imap_only)?;
 /// assert_eq!(directory.authenticate("alice", "wonderland", Protocol::Pop3)?.as_str(), "alice");
 /// assert!(directory.authenticate("alice", "wrong", Protocol::Pop3).is_err());
 /// assert!(directory.authenticate("bob", "builder", Protocol::Pop3).is_err());

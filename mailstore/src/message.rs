@@ -50,6 +50,7 @@ pub struct ModSeq(pub u64);
 /// A message flag: a system flag or a keyword. `\Recent` is not here: it belongs to a session,
 /// not to the store.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Flag {
     /// `\Seen`
     Seen,
@@ -137,6 +138,7 @@ pub struct MessageMeta {
 
 /// Special-use attributes of a mailbox (RFC 6154).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum SpecialUse {
     /// `\All`
     All,

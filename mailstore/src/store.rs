@@ -59,6 +59,7 @@ pub enum StoreError {
 
 /// How a message is appended.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AppendOptions {
     /// Its flags.
     pub flags: Flags,

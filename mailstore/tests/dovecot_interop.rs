@@ -524,16 +524,13 @@ impl Writer<'_> {
     fn append(&mut self, name: &str, flag_names: &[&str], offset_secs: u64, body: Vec<u8>) -> u32 {
         let appended = self
             .store
-            .append(
-                self.account,
-                &mailbox(name),
-                &mut body.as_slice(),
-                AppendOptions {
-                    flags: flags(flag_names),
-                    internal_date: Some(at(offset_secs)),
-                    max_size: None,
-                },
-            )
+            .append(self.account, &mailbox(name), &mut body.as_slice(), {
+                let mut append_options = AppendOptions::default();
+                append_options.flags = flags(flag_names);
+                append_options.internal_date = Some(at(offset_secs));
+                append_options.max_size = None;
+                append_options
+            })
             .expect("append");
         let uid = appended.uid.get();
         self.model.entry(name.to_string()).or_default().insert(
@@ -934,10 +931,12 @@ fn we_read_what_dovecot_wrote() {
             &account,
             &MailboxName::inbox(),
             &mut message(10, b"delivered by mailstore").as_slice(),
-            AppendOptions {
-                flags: flags(&["\\Seen", "work", "later"]),
-                internal_date: Some(at(600)),
-                max_size: None,
+            {
+                let mut append_options = AppendOptions::default();
+                append_options.flags = flags(&["\\Seen", "work", "later"]);
+                append_options.internal_date = Some(at(600));
+                append_options.max_size = None;
+                append_options
             },
         )
         .expect("append to Dovecot's INBOX");
@@ -962,10 +961,12 @@ fn we_read_what_dovecot_wrote() {
             &account,
             &mailbox("Projekte/Überblick"),
             &mut message(11, b"also from mailstore").as_slice(),
-            AppendOptions {
-                flags: flags(&["\\Flagged"]),
-                internal_date: Some(at(660)),
-                max_size: None,
+            {
+                let mut append_options = AppendOptions::default();
+                append_options.flags = flags(&["\\Flagged"]);
+                append_options.internal_date = Some(at(660));
+                append_options.max_size = None;
+                append_options
             },
         )
         .expect("append to a Dovecot folder");

@@ -161,15 +161,11 @@ fn an_oversized_message_leaves_nothing_behind() {
     let store = MaildirStore::open(dir.path()).unwrap();
     let account = AccountName::try_from("a").unwrap();
     let big = vec![b'y'; 10_000];
-    let result = store.append(
-        &account,
-        &MailboxName::inbox(),
-        &mut &big[..],
-        mailstore::AppendOptions {
-            max_size: Some(4096),
-            ..Default::default()
-        },
-    );
+    let result = store.append(&account, &MailboxName::inbox(), &mut &big[..], {
+        let mut append_options = mailstore::AppendOptions::default();
+        append_options.max_size = Some(4096);
+        append_options
+    });
     assert!(matches!(result, Err(mailstore::StoreError::TooLarge)));
     assert_eq!(
         std::fs::read_dir(dir.path().join("a/tmp")).unwrap().count(),

@@ -50,9 +50,10 @@ fn mail_and_folders_are_the_owners_only_even_with_umask_0() {
             &account,
             &sent,
             &mut &b"Subject: two\r\n\r\nbody\r\n"[..],
-            AppendOptions {
-                flags: [Flag::Keyword("work".into())].into(),
-                ..AppendOptions::default()
+            {
+                let mut append_options = AppendOptions::default();
+                append_options.flags = [Flag::Keyword("work".into())].into();
+                append_options
             },
         )
         .unwrap();

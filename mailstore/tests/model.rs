@@ -128,16 +128,14 @@ fn apply(store: &dyn MailStore, account: &AccountName, op: &Op) -> String {
             flags: f,
             date,
         } => store
-            .append(
-                account,
-                &mailbox(*m),
-                &mut &body[..],
-                AppendOptions {
-                    flags: flags(f),
-                    internal_date: Some(UNIX_EPOCH + Duration::from_secs(u64::from(*date))),
-                    max_size: Some(150),
-                },
-            )
+            .append(account, &mailbox(*m), &mut &body[..], {
+                let mut append_options = AppendOptions::default();
+                append_options.flags = flags(f);
+                append_options.internal_date =
+                    Some(UNIX_EPOCH + Duration::from_secs(u64::from(*date)));
+                append_options.max_size = Some(150);
+                append_options
+            })
             .map(|appended| format!("{}:{}:{}", appended.uid, appended.modseq.0, appended.size)),
         Op::Store {
             mailbox: m,

@@ -43,6 +43,13 @@
 //! Sizes are exact, as RFC 1939 asks: [`server::MaildropEntry::size`] is the wire size, and
 //! the tokio server takes the mailstore's `wire_size` (bare LF counted as CR LF, plus the CR LF
 //! added after an unterminated last line).
+//!
+//! # Semver
+//! Option and configuration structs ([`server::Options`], `tokio::Pop3ServerConfig`,
+//! `tokio::PollConfig`) are `#[non_exhaustive]`: start from `Default` (or `PollConfig::new`)
+//! and assign fields. So are the enums a later RFC can grow ([`types::Command`],
+//! [`types::ResponseCode`], [`types::Capability`], the events and errors). One enum is closed
+//! on purpose: [`server::MessageProgress`] (more or done).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

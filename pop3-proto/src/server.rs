@@ -32,7 +32,8 @@
 //! use mail_session::{Progress, Session};
 //! use pop3_proto::server::{Event, MaildropEntry, MessageShape, Options, ServerSession};
 //!
-//! let options = Options { allow_plaintext_auth: true, ..Options::default() };
+//! let mut options = Options::default();
+//! options.allow_plaintext_auth = true;
 //! let mut session = ServerSession::new(options);
 //! let now = Instant::now();
 //! let mut wire = Vec::new();
@@ -77,6 +78,7 @@ pub use mail_session::{LoginRejection, TlsMode};
 
 /// How a session behaves.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Options {
     /// Size limits; `max_line_length` is the command line limit (RFC 2449: 255).
     pub limits: Limits,

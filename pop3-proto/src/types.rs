@@ -9,6 +9,7 @@ pub type MessageNumber = u32;
 
 /// A client command (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS, RFC 5034 AUTH, RFC 6856 UTF8).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Command {
     /// `USER name`
     User(String),
@@ -101,6 +102,7 @@ impl Command {
 
 /// An extended response code (RFC 2449 section 8, RFC 3206, RFC 6856 section 5).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ResponseCode {
     /// `[IN-USE]`: the maildrop is locked by another session.
     InUse,
@@ -215,6 +217,7 @@ impl fmt::Display for StatusLine {
 
 /// A capability from a CAPA response (RFC 2449 section 6, RFC 2595, RFC 6856).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Capability {
     /// `TOP`
     Top,

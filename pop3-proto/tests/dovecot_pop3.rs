@@ -422,11 +422,14 @@ async fn our_poller_against_dovecot() {
     let mut dovecot = Dovecot::start(&binary, &temp.path().join("dovecot"), &mail_root);
     let state = temp.path().join("poller/seen");
     let out = temp.path().join("poller/out");
-    let keep = PollConfig {
-        client: dovecot.config(Security::StartTls),
-        username: USER.into(),
-        password: Secret::new(PASSWORD),
-        delete: false,
+    let keep = {
+        let mut poll_config = PollConfig::new(
+            dovecot.config(Security::StartTls),
+            USER,
+            Secret::new(PASSWORD),
+        );
+        poll_config.delete = false;
+        poll_config
     };
     let poll = |config: &PollConfig| {
         let config = config.clone();
@@ -461,11 +464,9 @@ async fn our_poller_against_dovecot() {
     assert_sink_holds(&out, &uidls, &messages);
 
     // Delete mode (over implicit TLS): everything is deleted, nothing fetched again.
-    let delete = PollConfig {
-        client: dovecot.config(Security::ImplicitTls),
-        delete: true,
-        ..keep.clone()
-    };
+    let mut delete = keep.clone();
+    delete.client = dovecot.config(Security::ImplicitTls);
+    delete.delete = true;
     assert_eq!(poll(&delete).await.unwrap(), (4, 0, 4), "delete mode");
     let mut client = dovecot.login(Security::StartTls).await;
     // (LIST and UIDL, not STAT: see `stat_of_an_empty_maildrop`.)

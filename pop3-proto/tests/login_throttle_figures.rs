@@ -34,13 +34,8 @@ async fn guess(address: std::net::SocketAddr) -> Option<(String, Duration)> {
 async fn parallel_wrong_passwords_from_one_address() {
     let store = Arc::new(MemoryStore::new());
     let directory = Arc::new(MemoryDirectory::new().with_user("alice", "secret").unwrap());
-    let config = Pop3ServerConfig {
-        session: pop3_proto::server::Options {
-            allow_plaintext_auth: true,
-            ..pop3_proto::server::Options::default()
-        },
-        ..Pop3ServerConfig::default()
-    };
+    let mut config = Pop3ServerConfig::default();
+    config.session.allow_plaintext_auth = true;
     let server = Pop3Server::builder(store, directory).config(config).build();
     let shutdown = Shutdown::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -78,18 +73,12 @@ async fn parallel_wrong_passwords_from_one_address() {
 async fn parallel_wrong_passwords_take_turns_and_are_all_answered_soon() {
     let store = Arc::new(MemoryStore::new());
     let directory = Arc::new(MemoryDirectory::new().with_user("alice", "secret").unwrap());
-    let config = Pop3ServerConfig {
-        session: pop3_proto::server::Options {
-            allow_plaintext_auth: true,
-            ..pop3_proto::server::Options::default()
-        },
-        ..Pop3ServerConfig::default()
-    };
-    let throttle = LoginThrottle::new(LoginDelayPolicy {
-        initial: Duration::from_millis(100),
-        maximum: Duration::from_millis(200),
-        ..LoginDelayPolicy::default()
-    });
+    let mut config = Pop3ServerConfig::default();
+    config.session.allow_plaintext_auth = true;
+    let mut policy = LoginDelayPolicy::default();
+    policy.initial = Duration::from_millis(100);
+    policy.maximum = Duration::from_millis(200);
+    let throttle = LoginThrottle::new(policy);
     let server = Pop3Server::builder(store, directory)
         .config(config)
         .throttle(throttle)

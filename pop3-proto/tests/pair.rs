@@ -22,10 +22,11 @@ impl Pair {
     fn new(messages: &[&[u8]]) -> Pair {
         Pair {
             client: ClientSession::new(ClientOptions::default()),
-            server: ServerSession::new(Options {
-                tls: TlsMode::Unavailable,
-                allow_plaintext_auth: true,
-                ..Options::default()
+            server: ServerSession::new({
+                let mut options = Options::default();
+                options.tls = TlsMode::Unavailable;
+                options.allow_plaintext_auth = true;
+                options
             }),
             maildrop: Maildrop::new(messages),
             now: Instant::now(),

@@ -38,11 +38,12 @@ fn run(
 }
 
 fn plain_options() -> Options {
-    Options {
-        tls: TlsMode::StartTls,
-        allow_plaintext_auth: true,
-        greeting: "POP3 server ready".into(),
-        ..Options::default()
+    {
+        let mut options = Options::default();
+        options.tls = TlsMode::StartTls;
+        options.allow_plaintext_auth = true;
+        options.greeting = "POP3 server ready".into();
+        options
     }
 }
 
@@ -115,10 +116,8 @@ fn rset_unmarks_and_a_dropped_connection_deletes_nothing() {
 
 #[test]
 fn passwords_are_refused_before_tls_and_accepted_after_stls() {
-    let options = Options {
-        allow_plaintext_auth: false,
-        ..plain_options()
-    };
+    let mut options = plain_options();
+    options.allow_plaintext_auth = false;
     let mut session = ServerSession::new(options);
     let mut maildrop = Maildrop::new(&[MESSAGE_1]);
     let (output, _) = run(
@@ -238,10 +237,8 @@ fn bad_input_gets_errors_and_the_session_goes_on() {
 
 #[test]
 fn inactivity_closes_without_update_or_answer() {
-    let options = Options {
-        inactivity_timeout: Duration::from_secs(600),
-        ..plain_options()
-    };
+    let mut options = plain_options();
+    options.inactivity_timeout = Duration::from_secs(600);
     let mut session = ServerSession::new(options);
     let mut maildrop = Maildrop::new(&[MESSAGE_1]);
     run(
@@ -330,10 +327,9 @@ fn shutdown_says_so_and_deletes_nothing() {
 
 #[test]
 fn the_pre_authentication_timeout_applies_until_login() {
-    let mut session = ServerSession::new(Options {
-        pre_auth_timeout: Duration::from_secs(30),
-        ..plain_options()
-    });
+    let mut options = plain_options();
+    options.pre_auth_timeout = Duration::from_secs(30);
+    let mut session = ServerSession::new(options);
     let mut maildrop = Maildrop::new(&[MESSAGE_1]);
     let before = Instant::now();
     let (_, closed) = run(&mut session, &mut maildrop, b"CAPA\r\n", 100);

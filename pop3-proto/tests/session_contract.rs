@@ -9,10 +9,11 @@ use pop3_proto::server::{Event, MaildropEntry, Options, ServerSession, TlsMode};
 use pop3_proto::types::{ResponseCode, StatusLine};
 
 fn session(tls: TlsMode, allow_plaintext_auth: bool) -> ServerSession {
-    ServerSession::new(Options {
-        tls,
-        allow_plaintext_auth,
-        ..Options::default()
+    ServerSession::new({
+        let mut options = Options::default();
+        options.tls = tls;
+        options.allow_plaintext_auth = allow_plaintext_auth;
+        options
     })
 }
 

@@ -41,9 +41,10 @@ async fn start_with(config: Pop3ServerConfig) -> Fixture {
         .add_user("alice", "wonderland", AccessPolicy::default())
         .unwrap();
     let store = Arc::new(MemoryStore::new());
-    let throttle = LoginThrottle::new(LoginDelayPolicy {
-        initial: Duration::from_millis(10),
-        ..LoginDelayPolicy::default()
+    let throttle = LoginThrottle::new({
+        let mut login_delay_policy = LoginDelayPolicy::default();
+        login_delay_policy.initial = Duration::from_millis(10);
+        login_delay_policy
     });
     let server = Pop3Server::builder(store.clone(), users.clone())
         .throttle(throttle)
@@ -129,10 +130,8 @@ async fn the_client_reads_and_deletes_over_stls_and_implicit_tls() {
 #[tokio::test]
 async fn small_messages_read_on_the_async_thread_are_byte_exact_too() {
     // The first two messages are read inline, the big one on the blocking pool.
-    let config = Pop3ServerConfig {
-        inline_read_limit: 64 * 1024,
-        ..Pop3ServerConfig::default()
-    };
+    let mut config = Pop3ServerConfig::default();
+    config.inline_read_limit = 64 * 1024;
     reads_and_deletes(start_with(config).await).await;
 }
 
@@ -273,11 +272,14 @@ async fn the_poller_takes_each_message_once_and_survives_a_failing_sink() {
     for n in 0..3 {
         fixture.deliver(format!("Subject: {n}\r\n\r\nbody {n}\r\n").as_bytes());
     }
-    let poll = PollConfig {
-        client: fixture.config(Security::StartTls),
-        username: "alice".into(),
-        password: Secret::new("wonderland"),
-        delete: false,
+    let poll = {
+        let mut poll_config = PollConfig::new(
+            fixture.config(Security::StartTls),
+            "alice",
+            Secret::new("wonderland"),
+        );
+        poll_config.delete = false;
+        poll_config
     };
     let state = fixture.work.join("seen");
     let out = fixture.work.join("out");
@@ -330,10 +332,8 @@ async fn the_poller_takes_each_message_once_and_survives_a_failing_sink() {
 
     // Delete mode: everything already taken is deleted, the new one fetched and deleted.
     fixture.deliver(b"Subject: 3\r\n\r\nbody 3\r\n");
-    let delete = PollConfig {
-        delete: true,
-        ..poll
-    };
+    let mut delete = poll;
+    delete.delete = true;
     let report = poll_once(&delete, &mut UidlMemory::load(&state).unwrap(), &mut sink)
         .await
         .unwrap();
@@ -401,11 +401,9 @@ async fn a_session_that_ends_without_quit_marks_nothing() {
 #[tokio::test]
 async fn a_client_silent_after_stls_is_disconnected_after_the_handshake_timeout() {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-    let fixture = start_with(Pop3ServerConfig {
-        tls_handshake_timeout: Duration::from_millis(300),
-        ..Pop3ServerConfig::default()
-    })
-    .await;
+    let mut config = Pop3ServerConfig::default();
+    config.tls_handshake_timeout = Duration::from_millis(300);
+    let fixture = start_with(config).await;
     let stream = tokio::net::TcpStream::connect(fixture.plain).await.unwrap();
     let mut stream = BufReader::new(stream);
     let mut line = String::new();

@@ -79,6 +79,7 @@ impl ContentRules {
 /// What was wrong with a received body. The body was read to its end and nothing of it may be
 /// delivered; [`ContentProblem::reply`] is the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ContentProblem {
     /// More octets than the limit (RFC 1870: 552 5.3.4).
     TooLarge {

@@ -66,6 +66,14 @@
 //! - **Message fixing** (RFC 6409 section 8: adding `Date:`/`Message-ID:`, rewriting
 //!   addresses) is not done: the message is delivered as the client sent it, with a
 //!   `Received:` trace field in front.
+//!
+//! # Semver
+//! Option and configuration structs ([`server::Options`], `tokio::SubmissionServerConfig`)
+//! are `#[non_exhaustive]`: start from `Default` and assign fields. So are the enums a later
+//! RFC or extension can grow ([`types::Command`], [`types::Extension`], [`types::BodyType`],
+//! [`data::ContentProblem`], the events and errors). Closed on purpose, because RFC 5321 and
+//! RFC 3461 fix their shape: [`types::Domain`], [`types::ReversePath`], [`types::ForwardPath`]
+//! and [`types::DsnReturn`] (`FULL` or `HDRS`).
 // Unsafe code only in data::scan (SIMD intrinsics), which allows it with its safety argument.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]

@@ -40,6 +40,7 @@ pub use mail_session::{LoginRejection, TlsMode};
 
 /// How a session behaves.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Options {
     /// Size limits: `max_line_length` is the command line limit, `max_message_size` the
     /// largest message (announced as `SIZE`), `max_buffered_input` what a pipelining client

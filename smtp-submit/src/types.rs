@@ -437,6 +437,7 @@ impl fmt::Display for XText {
 
 /// MAIL's `BODY=` (RFC 6152 8BITMIME, RFC 3030 BINARYMIME).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum BodyType {
     /// `7BIT`: US-ASCII lines only.
     SevenBit,

@@ -22,10 +22,11 @@ impl Pair {
     fn new() -> Self {
         Pair {
             client: ClientSession::new(ClientOptions::default()),
-            server: ServerSession::new(Options {
-                tls: TlsMode::Unavailable,
-                allow_plaintext_auth: true,
-                ..Options::default()
+            server: ServerSession::new({
+                let mut options = Options::default();
+                options.tls = TlsMode::Unavailable;
+                options.allow_plaintext_auth = true;
+                options
             }),
             delivered: Vec::new(),
             body: Vec::new(),

@@ -88,11 +88,12 @@ fn run(session: &mut ServerSession, app: &mut App, input: &[u8], step: usize) ->
 }
 
 fn plaintext_options() -> Options {
-    Options {
-        allow_plaintext_auth: true,
-        tls: TlsMode::Unavailable,
-        hostname: "mx.example.org".into(),
-        ..Options::default()
+    {
+        let mut options = Options::default();
+        options.allow_plaintext_auth = true;
+        options.tls = TlsMode::Unavailable;
+        options.hostname = "mx.example.org".into();
+        options
     }
 }
 
@@ -199,11 +200,9 @@ fn order_and_authentication_are_enforced() {
 
 #[test]
 fn passwords_wait_for_tls() {
-    let options = Options {
-        tls: TlsMode::StartTls,
-        hostname: "mx.example.org".into(),
-        ..Options::default()
-    };
+    let mut options = Options::default();
+    options.tls = TlsMode::StartTls;
+    options.hostname = "mx.example.org".into();
     let mut app = App::default();
     let mut session = ServerSession::new(options);
     let (output, _) = run(
@@ -242,12 +241,14 @@ fn passwords_wait_for_tls() {
 
 #[test]
 fn sizes_are_enforced_as_declared_and_as_received() {
-    let options = Options {
-        limits: mail_session::Limits {
-            max_message_size: 100,
-            ..mail_session::Limits::smtp()
-        },
-        ..plaintext_options()
+    let options = {
+        let mut options = plaintext_options();
+        options.limits = {
+            let mut limits = mail_session::Limits::smtp();
+            limits.max_message_size = 100;
+            limits
+        };
+        options
     };
     let big_body = "x".repeat(150);
     let input = format!(
@@ -291,9 +292,10 @@ fn bad_content_is_refused_after_its_end() {
              DATA\r\n{body}.\r\nNOOP\r\n"
         );
         let mut app = App::default();
-        let mut session = ServerSession::new(Options {
-            accept_undeclared_eight_bit: false,
-            ..plaintext_options()
+        let mut session = ServerSession::new({
+            let mut options = plaintext_options();
+            options.accept_undeclared_eight_bit = false;
+            options
         });
         let (output, _) = run(&mut session, &mut app, input.as_bytes(), 5);
         assert!(output.contains(expected), "{output}");
@@ -391,9 +393,10 @@ fn parameters_of_unannounced_extensions_are_refused() {
          RCPT TO:<bob@example.org>\r\n"
     );
     let mut app = App::default();
-    let mut session = ServerSession::new(Options {
-        require_auth: false,
-        ..plaintext_options()
+    let mut session = ServerSession::new({
+        let mut options = plaintext_options();
+        options.require_auth = false;
+        options
     });
     let (output, _) = run(&mut session, &mut app, input.as_bytes(), 1000);
     // AUTH after HELO is out of order; BODY after HELO, RET and NOTIFY without DSN: 555.
@@ -402,9 +405,10 @@ fn parameters_of_unannounced_extensions_are_refused() {
         ["220", "250", "503", "555", "250", "555", "250", "555", "250"]
     );
     let mut app = App::default();
-    let mut session = ServerSession::new(Options {
-        announce_dsn: true,
-        ..plaintext_options()
+    let mut session = ServerSession::new({
+        let mut options = plaintext_options();
+        options.announce_dsn = true;
+        options
     });
     let input = format!(
         "EHLO c.example\r\n{AUTH}MAIL FROM:<alice@example.org> RET=FULL ENVID=x\r\n\
@@ -485,10 +489,9 @@ fn a_data_body_trickled_in_is_cut_off_after_the_message_deadline() {
 #[test]
 fn bdat_chunks_trickled_in_are_cut_off_after_the_message_deadline() {
     let mut app = App::default();
-    let mut session = ServerSession::new(Options {
-        max_message_duration: Duration::from_secs(120),
-        ..plaintext_options()
-    });
+    let mut options = plaintext_options();
+    options.max_message_duration = Duration::from_secs(120);
+    let mut session = ServerSession::new(options);
     let start = Instant::now();
     let head = format!(
         "EHLO c.example\r\n{AUTH}MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\n"
@@ -531,10 +534,9 @@ fn a_refused_endless_bdat_chunk_is_cut_off_after_the_message_deadline() {
 
 #[test]
 fn the_message_deadline_is_a_timer_of_its_own() {
-    let mut session = ServerSession::new(Options {
-        max_message_duration: Duration::from_secs(60),
-        ..plaintext_options()
-    });
+    let mut options = plaintext_options();
+    options.max_message_duration = Duration::from_secs(60);
+    let mut session = ServerSession::new(options);
     let mut app = App::default();
     let start = Instant::now();
     let head = format!("EHLO c.example\r\n{AUTH}MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\nx");
@@ -555,10 +557,9 @@ fn the_message_deadline_is_a_timer_of_its_own() {
 
 #[test]
 fn the_pre_authentication_timeout_applies_until_login() {
-    let mut session = ServerSession::new(Options {
-        pre_auth_timeout: Duration::from_secs(30),
-        ..plaintext_options()
-    });
+    let mut options = plaintext_options();
+    options.pre_auth_timeout = Duration::from_secs(30);
+    let mut session = ServerSession::new(options);
     let mut app = App::default();
     let start = Instant::now();
     let (_, closed) = trickle(

@@ -8,12 +8,13 @@ use mail_session::{LoginRejection, OutOfTurn, Progress, Session};
 use smtp_submit::server::{Event, Options, ServerSession, TlsMode};
 
 fn session() -> ServerSession {
-    ServerSession::new(Options {
-        allow_plaintext_auth: true,
-        require_auth: false,
-        tls: TlsMode::Unavailable,
-        hostname: "mx.example.org".into(),
-        ..Options::default()
+    ServerSession::new({
+        let mut options = Options::default();
+        options.allow_plaintext_auth = true;
+        options.require_auth = false;
+        options.tls = TlsMode::Unavailable;
+        options.hostname = "mx.example.org".into();
+        options
     })
 }
 
@@ -125,9 +126,10 @@ fn output_reuses_one_buffer_from_step_to_step() {
 
 #[test]
 fn without_tls_and_without_plaintext_auth_the_refusal_does_not_point_to_starttls() {
-    let mut session = ServerSession::new(Options {
-        tls: TlsMode::Unavailable,
-        ..Options::default()
+    let mut session = ServerSession::new({
+        let mut options = Options::default();
+        options.tls = TlsMode::Unavailable;
+        options
     });
     session.enqueue_input(b"EHLO c.example\r\nAUTH PLAIN AGEAYg==\r\n");
     let mut wire = String::new();

@@ -50,14 +50,11 @@ impl Fixture {
             .add_user("bob", "builder", AccessPolicy::default())
             .unwrap();
         users
-            .add_user(
-                "carol",
-                "readonly",
-                AccessPolicy {
-                    submission: false,
-                    ..AccessPolicy::default()
-                },
-            )
+            .add_user("carol", "readonly", {
+                let mut access_policy = AccessPolicy::default();
+                access_policy.submission = false;
+                access_policy
+            })
             .unwrap();
         Fixture {
             client_tls: tls::client_config_trusting(&cert).unwrap(),
@@ -86,17 +83,20 @@ impl Fixture {
         );
         let server = SubmissionServer::builder(router)
             .directory(self.users.clone())
-            .throttle(LoginThrottle::new(LoginDelayPolicy {
-                initial: Duration::from_millis(10),
-                ..LoginDelayPolicy::default()
+            .throttle(LoginThrottle::new({
+                let mut login_delay_policy = LoginDelayPolicy::default();
+                login_delay_policy.initial = Duration::from_millis(10);
+                login_delay_policy
             }))
             .tls(tls::server_config(&self.cert, &self.key).unwrap())
-            .config(SubmissionServerConfig {
-                session: Options {
-                    hostname: "mx.example.org".into(),
-                    ..Options::default()
-                },
-                ..SubmissionServerConfig::default()
+            .config({
+                let mut submission_server_config = SubmissionServerConfig::default();
+                submission_server_config.session = {
+                    let mut options = Options::default();
+                    options.hostname = "mx.example.org".into();
+                    options
+                };
+                submission_server_config
             })
             .build();
         let plain = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -175,10 +175,8 @@ fn user_command(config: &Config, command: UserCommand) -> Result<(), String> {
             admin,
         } => {
             let (password, generated) = read_password(password_stdin)?;
-            let policy = AccessPolicy {
-                admin,
-                ..AccessPolicy::default()
-            };
+            let mut policy = AccessPolicy::default();
+            policy.admin = admin;
             let account = users
                 .add_user(&name, &password, policy)
                 .map_err(|error| error.to_string())?;

@@ -80,21 +80,24 @@ async fn run(arguments: Arguments) -> Result<(), String> {
         _ => Some(remote::client_tls(arguments.ca_file.as_deref())?),
     };
     let host = remote::host_of(&arguments.server);
-    let config = PollConfig {
-        client: ClientConfig {
-            address: remote::resolve(&arguments.server).await?,
-            server_name: arguments.server_name.clone().unwrap_or(host),
-            security,
-            tls,
-            options: ClientOptions::default(),
-            connect_timeout: Duration::from_secs(30),
-        },
-        username: arguments.user.clone(),
-        password: Secret::new(remote::read_password(
-            arguments.password_file.as_deref(),
-            arguments.password_stdin,
-        )?),
-        delete: arguments.delete,
+    let config = {
+        let mut poll_config = PollConfig::new(
+            ClientConfig {
+                address: remote::resolve(&arguments.server).await?,
+                server_name: arguments.server_name.clone().unwrap_or(host),
+                security,
+                tls,
+                options: ClientOptions::default(),
+                connect_timeout: Duration::from_secs(30),
+            },
+            arguments.user.clone(),
+            Secret::new(remote::read_password(
+                arguments.password_file.as_deref(),
+                arguments.password_stdin,
+            )?),
+        );
+        poll_config.delete = arguments.delete;
+        poll_config
     };
     let mut sink = DirectorySink::new(&arguments.out_dir).map_err(|error| error.to_string())?;
     loop {

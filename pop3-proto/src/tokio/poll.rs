@@ -171,6 +171,7 @@ impl UidlMemory {
 
 /// What to poll and what to do with it.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PollConfig {
     /// The server.
     pub client: ClientConfig,
@@ -180,6 +181,23 @@ pub struct PollConfig {
     pub password: mail_session::sasl::Secret,
     /// Delete messages from the server once they are handed over (otherwise leave them).
     pub delete: bool,
+}
+
+impl PollConfig {
+    /// Polls `username`'s maildrop on the server of `client` with `password`, leaving the
+    /// messages on the server (`delete` false).
+    pub fn new(
+        client: ClientConfig,
+        username: impl Into<String>,
+        password: mail_session::sasl::Secret,
+    ) -> PollConfig {
+        PollConfig {
+            client,
+            username: username.into(),
+            password,
+            delete: false,
+        }
+    }
 }
 
 /// What one poll did.

@@ -25,6 +25,7 @@ use crate::types::{ResponseCode, StatusLine};
 
 /// How the server behaves; the session options of every connection start from `session`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Pop3ServerConfig {
     /// Session options (limits, plaintext policy, inactivity timeout, greeting). Their `tls`
     /// is not read: each connection's TLS mode follows from its listener and the server's

@@ -30,12 +30,14 @@ pub async fn start() -> Fixture {
     let store = Arc::new(MemoryStore::new());
     let server = Pop3Server::builder(store.clone(), users)
         .tls(tls::server_config(&cert, &key).unwrap())
-        .config(Pop3ServerConfig {
-            session: Options {
-                allow_plaintext_auth: true,
-                ..Options::default()
-            },
-            ..Pop3ServerConfig::default()
+        .config({
+            let mut pop3_server_config = Pop3ServerConfig::default();
+            pop3_server_config.session = {
+                let mut options = Options::default();
+                options.allow_plaintext_auth = true;
+                options
+            };
+            pop3_server_config
         })
         .build();
     let shutdown = Shutdown::new();

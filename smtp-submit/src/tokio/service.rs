@@ -25,6 +25,7 @@ use super::spool::{received_field, SpoolWriter};
 
 /// How the server behaves; the session options of every connection start from `session`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct SubmissionServerConfig {
     /// Session options (limits, plaintext policy, hostname, timeouts). Their `tls` is not
     /// read: each connection's TLS mode follows from its listener and the server's TLS
