@@ -11,9 +11,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use mail_session::line::{LineReader, LineStatus};
 use smtp_submit::data::{ContentRules, DataReceiver};
-use smtp_submit::parse;
 use smtp_submit::types::BodyType;
 
 /// Network reads of this size feed every receiver.
@@ -21,42 +19,9 @@ const CHUNK: usize = 64 * 1024;
 
 use mail_benches::smtp_command_shapes as command_shapes;
 
-/// Ours: the session's line framing ([`LineReader`]) and [`parse::command`], every value
-/// typed and checked.
-fn ours(stream: &[u8], count: u64) -> usize {
-    let mut reader = LineReader::new(1000);
-    let mut input = stream;
-    let mut parsed = 0usize;
-    loop {
-        let (used, status) = reader.next_line(input);
-        match status {
-            LineStatus::Line(line) => {
-                let command = parse::command(line.content);
-                parsed += usize::from(black_box(&command).is_ok());
-            }
-            LineStatus::TooLong => {}
-            LineStatus::Incomplete => break,
-        }
-        input = &input[used..];
-    }
-    assert_eq!(parsed as u64, count);
-    parsed
-}
-
-/// The peer: `smtp-proto` finds each line end itself and borrows its values from the input.
-fn smtp_proto(stream: &[u8], count: u64) -> usize {
-    let mut bytes = stream.iter();
-    let mut parsed = 0usize;
-    while bytes.len() > 0 {
-        let request = smtp_proto::Request::parse(&mut bytes);
-        match black_box(&request) {
-            Ok(_) => parsed += 1,
-            Err(_) => break,
-        }
-    }
-    assert_eq!(parsed as u64, count);
-    parsed
-}
+#[path = "../shared/smtp_parsers.rs"]
+mod smtp_parsers;
+use smtp_parsers::{ours, smtp_proto};
 
 /// One group per command shape (`smtp_command/<shape>`), both parsers on the same bytes in
 /// the same run; throughput in commands.
