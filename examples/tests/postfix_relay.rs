@@ -6,6 +6,7 @@ mod support;
 
 use std::time::Duration;
 
+use mail_testkit::postfix::Postfix;
 use smtp_submit::client::ClientOptions;
 use smtp_submit::server::Recipient;
 use smtp_submit::tokio::{Client, ClientConfig, ClientError, Envelope, Security};
@@ -106,11 +107,8 @@ async fn our_client_submits_to_postfix() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mail_server_relays_through_postfix_and_answers_250_only_after_it() {
-    let Some(postfix) = start_postfix() else {
-        return;
-    };
+/// A running `mail-server` whose submission relays through `postfix` over STARTTLS.
+fn mail_server_relaying_through(postfix: &Postfix) -> Server {
     let section = format!(
         "[submission]\n\
          enabled = true\n\
@@ -127,6 +125,15 @@ async fn mail_server_relays_through_postfix_and_answers_250_only_after_it() {
     );
     let mut server = Server::new(&section);
     server.start();
+    server
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_server_relays_through_postfix_and_answers_250_only_after_it() {
+    let Some(postfix) = start_postfix() else {
+        return;
+    };
+    let server = mail_server_relaying_through(&postfix);
     let config = client_config(server.port("submission", false), &server.certificate());
     let mut client = Client::connect(&config).await.unwrap();
     client.login("alice", PASSWORD).await.unwrap();
@@ -185,22 +192,7 @@ async fn a_binarymime_message_is_refused_rather_than_altered_for_a_smarthost_wit
     let Some(postfix) = start_postfix() else {
         return;
     };
-    let section = format!(
-        "[submission]\n\
-         enabled = true\n\
-         listen = [\"127.0.0.1:0\"]\n\
-         listen_tls = [\"127.0.0.1:0\"]\n\
-         local_domains = [\"localhost\"]\n\
-         [submission.smarthost]\n\
-         address = \"127.0.0.1:{}\"\n\
-         security = \"starttls\"\n\
-         server_name = \"localhost\"\n\
-         ca_file = {:?}\n",
-        postfix.port(),
-        postfix.certificate().display().to_string()
-    );
-    let mut server = Server::new(&section);
-    server.start();
+    let server = mail_server_relaying_through(&postfix);
     let config = client_config(server.port("submission", false), &server.certificate());
     let mut client = Client::connect(&config).await.unwrap();
     assert!(client.extensions().contains(&Extension::BinaryMime));
