@@ -74,34 +74,29 @@ impl ReceivedMessage {
             .collect()
     }
 
-    /// The value of the first header field called `name` (case-insensitive), unfolded, if
-    /// the message has one.
+    /// The value of the first header field called `name` (case-insensitive), unfolded and
+    /// decoded (RFC 2047 encoded words), as text, if the message has one.
     pub fn header(&self, name: &str) -> Option<String> {
-        let text = String::from_utf8_lossy(&self.raw);
-        let header = text.split("\r\n\r\n").next().unwrap_or("");
-        let mut value: Option<String> = None;
-        for line in header.split("\r\n") {
-            match &mut value {
-                Some(found) if line.starts_with([' ', '\t']) => found.push_str(line),
-                Some(_) => break,
-                None => {
-                    if let Some((field, rest)) = line.split_once(':') {
-                        if field.trim().eq_ignore_ascii_case(name) {
-                            value = Some(rest.trim_start().to_string());
-                        }
-                    }
-                }
-            }
-        }
-        value.map(|found| found.trim_end().to_string())
+        let message = mail_parser::MessageParser::new().parse_headers(&self.raw[..])?;
+        message
+            .header(name)
+            .and_then(|value| match value {
+                mail_parser::HeaderValue::Text(text) => Some(text.to_string()),
+                mail_parser::HeaderValue::TextList(list) => Some(list.join(", ")),
+                _ => None,
+            })
+            .or_else(|| message.header_raw(name).map(|raw| raw.trim().to_string()))
     }
 
     /// The message body (after the blank line that ends the header), as sent.
     pub fn body(&self) -> &[u8] {
-        match self.raw.windows(4).position(|window| window == b"\r\n\r\n") {
-            Some(end) => &self.raw[end + 4..],
-            None => &[],
-        }
+        mail_parser::MessageParser::new()
+            .parse(&self.raw[..])
+            .and_then(|message| {
+                self.raw
+                    .get(message.root_part().raw_body_offset() as usize..)
+            })
+            .unwrap_or(&[])
     }
 }
 
